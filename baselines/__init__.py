@@ -1,0 +1,1 @@
+"""Baseline schedulers of the paper (FCFS-H, PREMA-H, Herald, MAGMA) plus EDF-H."""

@@ -1,0 +1,1 @@
+"""Hardware and model descriptions, and per-layer characterisation on each SA class."""

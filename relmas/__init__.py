@@ -1,0 +1,3 @@
+"""RELMAS: contention simulator, workloads, the DDPG + LSTM scheduler and the CLI."""
+
+__version__ = "0.1.0"

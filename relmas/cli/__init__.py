@@ -1,0 +1,63 @@
+"""The ``relmas`` command line.
+
+Each subcommand lives in its own module under ``relmas.cli`` and exposes
+``register(subparsers)``; ``relmas bench`` gathers the ``bench_*`` modules.
+Errors in user input (:class:`~characterize.errors.InputError`) print one line
+naming the file and field, and exit with status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from characterize.errors import BackendUnavailable, InputError
+
+# Subcommand modules, in --help order.
+COMMANDS = [
+    "validate",
+    "models",
+    "timeloop_inputs",
+    "characterize",
+]
+BENCHES: list[str] = [
+    "bench_characterize",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="relmas",
+        description="RELMAS toolkit: characterise DNN layers on heterogeneous sub-accelerators, "
+        "simulate multi-tenant online scheduling, train and evaluate schedulers.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        importlib.import_module(f"relmas.cli.{name}").register(sub)
+    bench = sub.add_parser("bench", help="measure the speed of one part (characterize, sim, magma, policy)",
+                           description="Benchmarks. Each prints a table, or JSON with --json.")
+    bsub = bench.add_subparsers(dest="bench", metavar="WHAT", required=True)
+    for name in BENCHES:
+        importlib.import_module(f"relmas.cli.{name}").register(bsub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        rc = args.func(args)
+    except InputError as exc:
+        print(f"relmas: error: {exc}", file=sys.stderr)
+        return 2
+    except BackendUnavailable as exc:
+        print(f"relmas: error: {exc}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        print("relmas: interrupted", file=sys.stderr)
+        return 130
+    return int(rc or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""Atomic file output: write to a temporary file in the same folder, then rename.
+
+A killed or failed command therefore never leaves a partial output behind.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import yaml
+
+
+@contextmanager
+def atomic_path(path: str | Path, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it over ``path`` on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or path.suffix or ".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_text(path: str | Path, text: str) -> None:
+    """Atomically write text."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    """Atomically write JSON (indented, keys in insertion order)."""
+    write_text(path, json.dumps(obj, indent=2) + "\n")
+
+
+def write_yaml(path: str | Path, obj: Any) -> None:
+    """Atomically write YAML (block style, keys in insertion order)."""
+    write_text(path, yaml.safe_dump(obj, sort_keys=False, default_flow_style=None, width=120))
