@@ -1,0 +1,113 @@
+"""The "-H" SA heuristic shared by FCFS-H, PREMA-H and EDF-H: earliest estimated finish.
+
+RELMAS (DAC 2024) section 5.1: "The heuristic consists in choosing the SA which
+minimizes the finish time of the sub-job". Given the SJs of a ready queue in a
+priority order, one pass places each SJ on the SA that minimises its estimated
+finish time
+
+    finish(i, m) = max(free_m, ready_i) + cycles[i, m]
+
+where ``free_m`` starts at ``now + sa_free[m]`` (the running SJ and any queued
+decision overhead) and becomes the estimated finish of the last SJ placed on m in
+this pass (list scheduling, appended, no gap insertion), and ``ready_i`` is the
+latest of ``now``, the job's arrival, ``pred_done_time[i]`` (predecessors
+outside the queue: finished, or running until ``now + run_work``) and the
+estimated finish of its predecessors in the queue. A predecessor that comes later
+in the priority order, and so is not placed yet, counts with its lower-bound
+finish (its own earliest ready time plus its fastest latency), computed once in
+topological order.
+
+The estimate ignores DRAM bandwidth contention, on purpose: it is cheap (no event
+simulation per candidate SA), it is order-preserving (contention slows every
+co-runner by the same factor min(1, B/D), so it rarely changes which SA finishes
+first), and the contention an SJ will meet is unknown until its co-runners are
+chosen, which is exactly what the pass is deciding. Ties between SAs go to the
+lower SA index.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from relmas.scheduler import ReadyQueue
+
+
+@njit(cache=True)
+def _eft(order, cycles, arrival, pred_done_time, pred_ptr, pred_idx, run_work, sa_free, now):
+    R, M = cycles.shape
+    # lower bound of every SJ's finish, assuming free SAs (topological fixpoint: queue
+    # predecessors may appear anywhere in the queue, so iterate until stable)
+    lb_ready = np.empty(R)
+    lb_fin = np.empty(R)
+    for i in range(R):
+        r = max(now, arrival[i], pred_done_time[i])
+        lb_ready[i] = r
+        mn = np.inf
+        for m in range(M):
+            if cycles[i, m] < mn:
+                mn = cycles[i, m]
+        lb_fin[i] = r + mn
+    for _ in range(R + 1):
+        changed = False
+        for i in range(R):
+            r = lb_ready[i]
+            for k in range(pred_ptr[i], pred_ptr[i + 1]):
+                p = pred_idx[k]
+                f = lb_fin[p] if p < R else now + run_work[p - R]
+                if f > r:
+                    r = f
+            if r > lb_ready[i]:
+                d = r - lb_ready[i]
+                lb_ready[i] = r
+                lb_fin[i] += d
+                changed = True
+        if not changed:
+            break
+    free = np.empty(M)
+    for m in range(M):
+        free[m] = now + sa_free[m]
+    est = lb_fin.copy()
+    sa = np.empty(R, np.int64)
+    for q in range(order.shape[0]):
+        i = order[q]
+        r = max(now, arrival[i], pred_done_time[i])
+        for k in range(pred_ptr[i], pred_ptr[i + 1]):
+            p = pred_idx[k]
+            f = est[p] if p < R else now + run_work[p - R]
+            if f > r:
+                r = f
+        best = 0
+        best_f = np.inf
+        for m in range(M):
+            f = max(free[m], r) + cycles[i, m]
+            if f < best_f:
+                best_f = f
+                best = m
+        sa[i] = best
+        free[best] = best_f
+        est[i] = best_f
+    return sa, est
+
+
+def earliest_finish_sa(rq: ReadyQueue, priority: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Place the queue's SJs, in priority order, on the SA of earliest estimated finish.
+
+    Args:
+        rq: the ready queue.
+        priority: float64 [R], higher first; ties keep the queue's tie order.
+
+    Returns:
+        ``(sa, est_finish)``: int64 [R] SA per SJ and float64 [R] estimated absolute finish
+        times (contention-free; see the module docstring).
+    """
+    priority = np.asarray(priority, np.float64)
+    if priority.shape != (rq.size,):
+        raise ValueError(f"priority must have shape ({rq.size},), got {priority.shape}")
+    order = np.argsort(-priority, kind="stable").astype(np.int64)
+    return _eft(order, np.ascontiguousarray(rq.cycles, np.float64), rq.arrival, rq.pred_done_time,
+                rq.pred_ptr, rq.pred_idx, rq.run_work, rq.sa_free, float(rq.now))
+
+
+def heuristic_sa(rq: ReadyQueue, priority: np.ndarray) -> np.ndarray:
+    """int64 [R], the SA of every SJ under the earliest-finish heuristic (see :func:`earliest_finish_sa`)."""
+    return earliest_finish_sa(rq, priority)[0]
