@@ -19,9 +19,14 @@ COMMANDS = [
     "models",
     "timeloop_inputs",
     "characterize",
+    "workload",
+    "simulate",
+    "replay",
 ]
 BENCHES: list[str] = [
     "bench_characterize",
+    "bench_sim",
+    "bench_magma",
 ]
 
 
