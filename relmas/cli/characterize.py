@@ -35,6 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1,
                    help="parallel evaluations (default: number of cores)")
     p.add_argument("--cache-dir", type=Path, default=Path("outputs/cache"), help="evaluation cache (default: outputs/cache)")
+    p.add_argument("--backend-set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a backend setting (part of the cache key), e.g. --backend-set victory_condition=200 "
+                   "for timeloop; see docs/characterization.md and docs/timeloop.md")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -51,8 +54,15 @@ def run(args: argparse.Namespace) -> int:
         models = [policy_model(h, len(system.accelerators)) for h in args.policy_hidden]
     else:
         models = load_models(args.layers_dir, args.models)
-    df, stats = build_table(models, classes, args.backend, args.objective, args.jobs, args.cache_dir,
-                            progress=not args.quiet)
+    from .simulate import parse_params
+
+    settings = parse_params(args.backend_set) if args.backend_set else {}
+    try:
+        df, stats = build_table(models, classes, args.backend, args.objective, args.jobs, args.cache_dir,
+                                settings=settings, progress=not args.quiet)
+    except TypeError as exc:
+        raise InputError("--backend-set", "", f"backend '{args.backend}' does not take these settings: {exc}") \
+            from None
     write_table(df, args.output)
     print(f"wrote {args.output}: {stats.rows} rows, {stats.unique} unique evaluations "
           f"({stats.evaluated} evaluated, {stats.cached} from cache) in {stats.seconds:.1f} s")
