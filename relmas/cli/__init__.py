@@ -22,6 +22,11 @@ COMMANDS = [
     "workload",
     "simulate",
     "replay",
+    "evaluate",
+    "collect",
+    "overhead",
+    "figures",
+    "report",
 ]
 BENCHES: list[str] = [
     "bench_characterize",
