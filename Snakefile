@@ -30,10 +30,31 @@ ARCH_FILES = sorted(str(p) for p in Path(CFG["arch_dir"]).glob("*.yaml"))
 MODEL_FILES = [f"{CFG['layers_dir']}/{m}.yaml" for m in TABLE_MODELS]
 
 
+EV = CFG["evaluation"]
+WORKLOADS = ["light", "heavy", "mixed"]
+QOS = ["low", "medium", "high"]
+SCHEDULERS = EV["schedulers"]
+SEEDS = " ".join(str(s) for s in EV["seeds"])
+BW = EV["bandwidth"]
+OV = EV["overhead"]
+TRAIN_SEED = 0
+SCENARIO = f"--preset {PRESET} --table {TABLE}"
+
+
+def policy_of(workload, qos):
+    return f"{OUT}/policies/{workload}_{qos}/best.pt"
+
+
 rule all:
     input:
         TABLE,
         POLICY_TABLE,
+        f"{OUT}/results/sla.csv",
+        f"{OUT}/results/bandwidth.csv",
+        f"{OUT}/results/energy_overhead.csv",
+        expand(f"{OUT}/figures/{{fig}}.{{ext}}", fig=["fig3_sla", "fig4_bandwidth", "fig5_energy_overhead"],
+               ext=["png", "pdf"]),
+        f"{OUT}/report.md",
 
 
 # Validate every description first: a bad file fails here with its field named.
@@ -109,3 +130,156 @@ rule timeloop_inputs:
         runtime=5,
     shell:
         "{RELMAS} timeloop-inputs --models {TABLE_MODELS} -o {output}"
+
+
+# RELMAS policy per scenario. Training resumes from DIR/last.pt if interrupted.
+rule train:
+    input:
+        TABLE,
+        POLICY_TABLE,
+    output:
+        f"{OUT}/policies/{{workload}}_{{qos}}/best.pt",
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=30,
+    log:
+        f"{OUT}/logs/train_{{workload}}_{{qos}}.log",
+    shell:
+        "{RELMAS} train {SCENARIO} --workload {wildcards.workload} --qos {wildcards.qos} --seed {TRAIN_SEED} "
+        "--policy-table {POLICY_TABLE} -o {OUT}/policies/{wildcards.workload}_{wildcards.qos} --no-progress 2> {log}"
+
+
+def evaluate_inputs(wc):
+    ins = [TABLE]
+    if wc.scheduler.startswith("relmas"):
+        ins += [policy_of(wc.workload, wc.qos), POLICY_TABLE]
+    return ins
+
+
+def policy_flag(wc, input):
+    return f"--policy {wc.scheduler}={input[1]}" if wc.scheduler.startswith("relmas") else ""
+
+
+# One job per (scenario, scheduler): all evaluation seeds in one process.
+rule evaluate:
+    input:
+        evaluate_inputs,
+    output:
+        f"{OUT}/results/runs/{{workload}}_{{qos}}_{{scheduler}}.csv",
+    params:
+        policy=policy_flag,
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    log:
+        f"{OUT}/logs/evaluate_{{workload}}_{{qos}}_{{scheduler}}.log",
+    shell:
+        "{RELMAS} evaluate {SCENARIO} --workload {wildcards.workload} --qos {wildcards.qos} "
+        "--schedulers {wildcards.scheduler} --seeds {SEEDS} {params.policy} --quiet -o {output} 2> {log}"
+
+
+rule sla:
+    input:
+        expand(f"{OUT}/results/runs/{{workload}}_{{qos}}_{{scheduler}}.csv", workload=WORKLOADS, qos=QOS,
+               scheduler=SCHEDULERS),
+    output:
+        f"{OUT}/results/sla.csv",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    shell:
+        "{RELMAS} collect {input} -o {output}"
+
+
+rule bandwidth_sweep:
+    input:
+        lambda wc: evaluate_inputs(type("W", (), {"scheduler": wc.scheduler, "workload": BW["workload"],
+                                                    "qos": BW["qos"]})),
+    output:
+        f"{OUT}/results/bandwidth_runs/{{scheduler}}.csv",
+    params:
+        policy=lambda wc, input: f"--policy {wc.scheduler}={input[1]}" if wc.scheduler.startswith("relmas") else "",
+        gbps=" ".join(str(b) for b in BW["gbps"]),
+        seeds=" ".join(str(s) for s in BW["seeds"]),
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    log:
+        f"{OUT}/logs/bandwidth_{{scheduler}}.log",
+    shell:
+        "{RELMAS} evaluate {SCENARIO} --workload {BW[workload]} --qos {BW[qos]} --schedulers {wildcards.scheduler} "
+        "--seeds {params.seeds} --bandwidths {params.gbps} {params.policy} --quiet -o {output} 2> {log}"
+
+
+rule bandwidth:
+    input:
+        expand(f"{OUT}/results/bandwidth_runs/{{scheduler}}.csv", scheduler=SCHEDULERS),
+    output:
+        f"{OUT}/results/bandwidth.csv",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    shell:
+        "{RELMAS} collect --bandwidth {input} -o {output}"
+
+
+rule energy_overhead:
+    input:
+        TABLE,
+        POLICY_TABLE,
+        policy_of(OV["workload"], OV["qos"]),
+    output:
+        f"{OUT}/results/energy_overhead.csv",
+    params:
+        hidden=" ".join(str(h) for h in OV["hidden"]),
+        periods=" ".join(str(p) for p in OV["periods"]),
+        seeds=" ".join(str(s) for s in OV["seeds"]),
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    log:
+        f"{OUT}/logs/energy_overhead.log",
+    shell:
+        "{RELMAS} overhead {SCENARIO} --workload {OV[workload]} --qos {OV[qos]} --hidden {params.hidden} "
+        "--periods {params.periods} --seeds {params.seeds} --scheduler {OV[scheduler]} --policy {input[2]} "
+        "--policy-table {POLICY_TABLE} -o {output} 2> {log}"
+
+
+rule figures:
+    input:
+        sla=f"{OUT}/results/sla.csv",
+        bandwidth=f"{OUT}/results/bandwidth.csv",
+        overhead=f"{OUT}/results/energy_overhead.csv",
+    output:
+        expand(f"{OUT}/figures/{{fig}}.{{ext}}", fig=["fig3_sla", "fig4_bandwidth", "fig5_energy_overhead"],
+               ext=["png", "pdf"]),
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    shell:
+        "{RELMAS} figures --sla {input.sla} --bandwidth {input.bandwidth} --overhead {input.overhead} "
+        "-o {OUT}/figures"
+
+
+rule report:
+    input:
+        sla=f"{OUT}/results/sla.csv",
+        bandwidth=f"{OUT}/results/bandwidth.csv",
+        overhead=f"{OUT}/results/energy_overhead.csv",
+        figures=rules.figures.output,
+    output:
+        f"{OUT}/report.md",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    shell:
+        "{RELMAS} report --sla {input.sla} --bandwidth {input.bandwidth} --overhead {input.overhead} "
+        "--figures {OUT}/figures -o {output}"
