@@ -483,7 +483,7 @@ class RandomScheduler(Scheduler):
 
 SchedulerFactory = Callable[..., Scheduler]
 _REGISTRY: dict[str, SchedulerFactory] = {}
-PLUGIN_PACKAGES: list[str] = ["baselines"]
+PLUGIN_PACKAGES: list[str] = ["baselines", "relmas.policy"]
 """Packages whose modules are imported to find schedulers registered at import time."""
 _discovered = False
 

@@ -22,6 +22,7 @@ COMMANDS = [
     "workload",
     "simulate",
     "replay",
+    "train",
     "evaluate",
     "collect",
     "overhead",
@@ -32,6 +33,7 @@ BENCHES: list[str] = [
     "bench_characterize",
     "bench_sim",
     "bench_magma",
+    "bench_policy",
 ]
 
 

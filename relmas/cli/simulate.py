@@ -26,6 +26,11 @@ def add_scheduler_options(p: argparse.ArgumentParser) -> None:
                    help="scheduler parameter, repeatable (e.g. --param generations=30); overrides the configuration's "
                    "`schedulers.<name>` section")
     p.add_argument("--policy", type=Path, default=None, help="trained policy checkpoint (for --scheduler relmas)")
+    p.add_argument("--no-charge-overhead", action="store_true",
+                   help="relmas: do not charge the policy's own cycles and energy to the Simba Small SA that runs it "
+                   "(charged by default, as in the paper)")
+    p.add_argument("--policy-table", type=Path, default=Path("outputs/tables/policy.csv"),
+                   help="relmas: characterisation of the policy's layers (default outputs/tables/policy.csv)")
 
 
 def parse_params(items: list[str]) -> dict[str, Any]:
@@ -53,9 +58,14 @@ def make_scheduler(name: str, cfg: dict[str, Any], costs: SystemCosts, params: d
     kwargs.update(params)
     if name == "prema-h":
         kwargs.setdefault("isolated_latency", isolated_latencies(costs))
-    if policy is not None:
+    if name.startswith("relmas"):
+        if policy is None:
+            raise InputError("--policy", "", f"scheduler '{name}' needs --policy PATH (a checkpoint written by "
+                             "`relmas train`, e.g. outputs/policies/light_medium/best.pt)")
         kwargs["policy"] = policy
         kwargs.setdefault("costs", costs)
+    elif policy is not None:
+        raise InputError("--policy", "", f"scheduler '{name}' takes no policy checkpoint")
     try:
         return get_scheduler(name, **kwargs)
     except KeyError:
@@ -122,6 +132,9 @@ def run(args: argparse.Namespace) -> int:
     costs = bandwidth_option(args.bandwidth, costs)
     params = parse_params(args.param)
     w = load_or_generate(args.workload, args.qos, args.seed, cfg, costs, args.jobs)
+    if args.scheduler.startswith("relmas"):
+        params.setdefault("charge_overhead", not args.no_charge_overhead)
+        params.setdefault("policy_table", args.policy_table)
     sched = make_scheduler(args.scheduler, cfg, costs, params, args.policy)
     period = period_for(cfg, args.workload, args.period)
     res = Simulator(costs, period).run(w, sched, seed=args.seed)

@@ -1,0 +1,108 @@
+"""``relmas train``: train a RELMAS policy on one scenario (workload set x QoS level).
+
+The hyperparameters come from the configuration's ``train:`` section, merged
+with ``train.recipes.<recipe>`` for the chosen recipe (``--recipe``, default
+the section's ``recipe``); ``--set key=value`` overrides single values. The run
+folder holds ``best.pt`` (the policy with the best validation SLA rate, for
+``relmas simulate --scheduler relmas --policy DIR/best.pt``), ``last.pt`` (the full
+training state), ``metrics.csv``, ``tb/`` (TensorBoard) and ``learning_curve.png``.
+Running the same command again after an interruption (even ``kill -9``) resumes
+from ``last.pt``; running it on a finished folder does nothing.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from characterize.errors import InputError
+
+from .common import add_scenario_options, scenario
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train the RELMAS DDPG + LSTM policy on one workload set and QoS level",
+        description="Train the RELMAS policy (LSTM actor and critic, DDPG; paper section 4) on workloads drawn "
+        "from a workload set of the configuration at one QoS level, validating on workloads of seeds never used "
+        "for training, and keep the best policy by validation SLA rate. Progress on stderr; metrics in "
+        "DIR/metrics.csv and DIR/tb. Re-running the same command resumes an interrupted run.",
+    )
+    p.add_argument("--workload", required=True, help="workload set of the configuration: light, heavy or mixed")
+    p.add_argument("--qos", required=True, choices=("low", "medium", "high"))
+    p.add_argument("--seed", type=int, default=0, help="training seed (networks, noise, workload seeds); default 0")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="DIR", help="run folder")
+    p.add_argument("--recipe", default=None,
+                   help="training recipe: paper (DDPG exactly as published) or bc-ddpg (imitation warm start, then "
+                   "DDPG with a behaviour-cloning term); default: the configuration's train.recipe")
+    p.add_argument("--policy-table", type=Path, default=Path("outputs/tables/policy.csv"),
+                   help="characterisation of the policy's layers, for the decision-overhead charge "
+                   "(default outputs/tables/policy.csv)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one train setting, e.g. --set hidden=128 --set reward.delta=0.02 (YAML values)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_scenario_options(p)
+    p.set_defaults(func=run)
+
+
+def train_config(cfg: dict[str, Any], recipe: str | None, overrides: list[str]) -> Any:
+    """The :class:`relmas.ddpg.TrainConfig` of a configuration, a recipe and ``--set`` overrides."""
+    from relmas.config import _merge
+    from relmas.ddpg import RECIPES, TrainConfig
+
+    where = f"{cfg.get('_path', 'config')} (train)"
+    section = dict(cfg.get("train") or {})
+    recipes = section.pop("recipes", {}) or {}
+    name = recipe or section.get("recipe", "paper")
+    if name not in RECIPES:
+        raise InputError("--recipe" if recipe else where, "recipe", f"unknown recipe '{name}' (known: {', '.join(RECIPES)})")
+    merged = _merge(section, recipes.get(name) or {})
+    merged["recipe"] = name
+    for item in overrides:
+        if "=" not in item:
+            raise InputError("--set", item, "expected KEY=VALUE")
+        key, val = item.split("=", 1)
+        try:
+            value = yaml.safe_load(val)
+        except yaml.YAMLError as exc:
+            raise InputError("--set", key, f"value is not valid YAML: {exc}") from None
+        node = merged
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise InputError("--set", key, f"'{part}' is not a section")
+        node[parts[-1]] = value
+    return TrainConfig.from_dict(merged, where)
+
+
+def run(args: argparse.Namespace) -> int:
+    from relmas import workload as wl
+    from relmas.config import workload_config
+    from relmas.ddpg import Scenario, train
+
+    cfg, costs = scenario(args)
+    tcfg = train_config(cfg, args.recipe, args.set)
+    wcfg = workload_config(cfg, args.workload)
+    periods = cfg.get("period_cycles") or {}
+    if args.workload not in periods:
+        raise InputError(cfg.get("_path", "config"), f"period_cycles.{args.workload}", "no scheduling period")
+    period = float(periods[args.workload])
+
+    def make_workload(seed: int, jobs: int | None) -> Any:
+        w = wcfg if jobs is None else wcfg.model_copy(update={"jobs": int(jobs)})
+        return wl.generate(costs, w, args.qos, seed, name=args.workload)
+
+    meta = {"workload": args.workload, "qos": args.qos, "preset": cfg.get("preset"), "table": costs.table,
+            "system": costs.system, "workload_config": wcfg.model_dump(mode="json")}
+    scen = Scenario(costs=costs, period=period, make_workload=make_workload, meta=meta,
+                    policy_table=args.policy_table)
+    res = train(tcfg, scen, args.output, seed=args.seed, progress=not args.no_progress)
+    state = "finished" if res.finished else "stopped"
+    print(f"relmas train: {state} after {res.updates} updates, {res.episodes} episodes, {res.wall_s / 60:.1f} min; "
+          f"best validation SLA rate {res.best_val_sla:.3f} at update {res.best_update}; policy: "
+          f"{Path(args.output) / 'best.pt'}")
+    return 0

@@ -1,0 +1,906 @@
+"""Training the RELMAS policy: DDPG with an LSTM actor and critic (paper section 4.2), in one file.
+
+Written CleanRL-style: every hyperparameter is a field of :class:`TrainConfig`,
+the loop is :func:`train`, seeds and logging are explicit. The pieces:
+
+* **Environment**: :class:`relmas.sim.simulator.Simulator`'s step API. At each
+  invocation the ready queue (RQ) is encoded (:func:`relmas.policy.encode`), the
+  actor decides, the period runs, and the decision is simulated out for the
+  reward (:func:`relmas.reward.step_reward`).
+* **Replay buffer** (:class:`ReplayBuffer`): tuples (s, a, r, s', done) of
+  variable length; s' encodes the *residual* RQ only (the SJs of s not started
+  in the period, with the SA state at t + T_s), not the new arrivals (paper 4.2).
+  Uniform sampling; batches are zero-padded, outputs past each length masked.
+* **DDPG** (:meth:`Learner.ddpg_update`): critic regression on
+  y = r + gamma (1 - done) Q'(s', mu'(s')); actor ascent on Q(s, mu(s)); target
+  networks by Polyak averaging (tau); Gaussian exploration noise on all G action
+  values, clipped to [-1, 1]; gradient-norm clipping.
+* **Recipes**: ``paper`` is exactly the above from a random actor.
+  ``bc-ddpg`` (this toolkit's) first imitates a heuristic expert
+  (``imitate: edf-h`` by default) with DAgger-style behaviour cloning, then runs
+  the same DDPG with a behaviour-cloning term in the actor loss (TD3+BC form,
+  ``bc_weight``), keeping the best policy by validation SLA rate. A later recipe
+  (imitation of MAGMA) plugs in as another name in :data:`RECIPES`.
+
+Why not TorchRL's replay buffer or DDPG loss: both assume fixed-shape tensors
+(or nested tensors) per transition, whereas each transition here is a pair of
+sequences of different lengths that must be padded and masked for ``nn.LSTM``; the
+buffer below is 60 lines, has no dependency, and checkpoints as plain tensors
+that load with ``weights_only=True``. TorchRL is also not a dependency of the
+toolkit, and pinning it to torch 2.13 on CPU would add risk for little reuse.
+"""
+from __future__ import annotations
+
+import copy
+import csv
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from characterize.errors import InputError
+
+from .checkpoint import load_checkpoint, require, save_checkpoint
+from .policy import (Actor, Critic, EncoderSpec, RelmasScheduler, StepCost, decode, encode, macs_per_step,
+                     pad_batch, policy_payload)
+from .reward import RewardConfig, step_reward
+
+#: Training recipes. ``paper``: DDPG as published. ``bc-ddpg``: imitation warm start, then DDPG + BC term.
+RECIPES = ("paper", "bc-ddpg")
+TRAIN_FORMAT = "relmas-train"
+#: Seeds of training and validation workloads are drawn at or above this value, so that
+#: evaluation seeds below it (0, 1, 2, ...) are never seen in training.
+SEED_FLOOR = 1 << 20
+
+
+# --------------------------------------------------------------------------- #
+# Hyperparameters
+
+
+@dataclass
+class TrainConfig:
+    """Every hyperparameter of a training run (the ``train:`` section of config.yaml).
+
+    Attributes:
+        recipe: ``paper`` (DDPG from scratch) or ``bc-ddpg`` (imitation warm start, then DDPG + BC term).
+        hidden: LSTM hidden size h of actor and critic (paper: 256).
+        gamma: discount per scheduling period (the paper does not give it).
+        tau: Polyak factor of the target networks.
+        actor_lr, critic_lr: Adam learning rates (DDPG paper's 1e-4 and 1e-3).
+        batch_size: transitions per update.
+        buffer_size: replay capacity (transitions).
+        learning_starts: transitions in the buffer before the first DDPG update.
+        updates_per_step: DDPG updates per environment step (decision).
+        rl_updates: DDPG updates in the run.
+        exploration_noise: std of the Gaussian noise added to each action value.
+        grad_clip: max gradient norm (0: off).
+        reward_scale: rewards are multiplied by this before learning (1: the paper's values).
+        max_seq: keep only the first max_seq SJs (by deadline) of stored states (None: all).
+        imitate: expert scheduler imitated before RL (``edf-h``, ``fcfs-h``, ...; None: no warm start).
+        imitate_args: keyword arguments of the expert (e.g. ``{generations: 20, population: 30}``).
+        imitation_updates: behaviour-cloning updates before RL.
+        imitation_lr: Adam learning rate of behaviour cloning.
+        imitation_updates_per_step: BC updates per environment step while imitating.
+        dagger: after the first imitation episode, every other episode is driven by the learner
+            (labelled by the expert), so that the actor also learns on the states it visits.
+        bc_weight: weight of the behaviour-cloning loss in the RL actor loss (0: the paper's
+            loss -Q; > 0: -Q / mean|Q| + bc_weight * BC, as in TD3+BC).
+        sa_temperature: temperature of the SA scores u_m in the cross-entropy of BC.
+        prio_temperature: temperature of the pairwise ranking loss on priorities in BC.
+        critic_warmup_updates: critic-only updates on the imitation data before the first actor update.
+        val_seeds: validation workloads (distinct seeds, never used for training).
+        val_jobs: jobs per validation workload (None: the workload set's ``jobs``).
+        val_every: validate every this many updates (BC and DDPG together), at episode ends.
+        episode_jobs: jobs per training episode (None: the workload set's ``jobs``).
+        charge_overhead: charge the policy's decision cost to its SA while training and
+            validating: ``auto`` (when the policy table has this hidden size), ``on``, ``off``.
+        checkpoint_every_s: write ``last.pt`` when this many seconds passed, at episode ends.
+        max_minutes: stop when the run's wall time reaches this, even mid-episode (the policy then
+            is validated and saved; None: no limit). A run stopped so is not bit-for-bit
+            reproducible; raising the limit and re-running continues it.
+        threads: torch intra-op threads.
+        reward: the reward's coefficients.
+    """
+
+    recipe: str = "paper"
+    hidden: int = 256
+    gamma: float = 0.9
+    tau: float = 0.005
+    actor_lr: float = 1e-4
+    critic_lr: float = 1e-3
+    batch_size: int = 64
+    buffer_size: int = 100_000
+    learning_starts: int = 256
+    updates_per_step: float = 1.0
+    rl_updates: int = 2000
+    exploration_noise: float = 0.1
+    grad_clip: float = 1.0
+    reward_scale: float = 1.0
+    max_seq: int | None = None
+    imitate: str | None = None
+    imitate_args: dict[str, Any] = field(default_factory=dict)
+    imitation_updates: int = 0
+    imitation_lr: float = 1e-3
+    imitation_updates_per_step: float = 2.0
+    dagger: bool = True
+    bc_weight: float = 0.0
+    sa_temperature: float = 0.1
+    prio_temperature: float = 0.1
+    critic_warmup_updates: int = 0
+    val_seeds: int = 2
+    val_jobs: int | None = None
+    val_every: int = 250
+    episode_jobs: int | None = None
+    charge_overhead: str = "auto"
+    checkpoint_every_s: float = 60.0
+    max_minutes: float | None = None
+    threads: int = 1
+    reward: RewardConfig = field(default_factory=RewardConfig)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.reward, dict):
+            self.reward = RewardConfig(**self.reward)
+        if self.recipe not in RECIPES:
+            raise ValueError(f"unknown recipe '{self.recipe}' (known: {', '.join(RECIPES)})")
+        if self.hidden < 2 or self.hidden % 2:
+            raise ValueError(f"hidden must be an even integer >= 2, got {self.hidden}")
+        if self.charge_overhead not in ("auto", "on", "off"):
+            raise ValueError("charge_overhead must be auto, on or off")
+        if self.recipe == "bc-ddpg" and not self.imitate:
+            raise ValueError("recipe bc-ddpg needs an expert: set imitate (e.g. edf-h)")
+        if (self.imitation_updates > 0 or self.bc_weight > 0) and not self.imitate:
+            raise ValueError("imitation_updates and bc_weight need an expert: set imitate (e.g. edf-h)")
+        for name in ("batch_size", "buffer_size", "val_seeds", "val_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1")
+        if not 0 < self.tau <= 1 or not 0 <= self.gamma < 1:
+            raise ValueError("need 0 < tau <= 1 and 0 <= gamma < 1")
+
+    @property
+    def total_updates(self) -> int:
+        """BC updates + critic warm-up + DDPG updates of the whole run."""
+        return self.imitation_updates + self.critic_warmup_updates + self.rl_updates
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["reward"] = self.reward.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], where: str | Path = "config (train)") -> "TrainConfig":
+        """Build from a mapping, with errors naming ``where`` and the field."""
+        known = {f.name for f in fields(cls)}
+        for k in d:
+            if k not in known:
+                raise InputError(where, k, f"unknown train setting (known: {', '.join(sorted(known))})")
+        d = dict(d)
+        if isinstance(d.get("reward"), dict):
+            rk = {f.name for f in fields(RewardConfig)}
+            for k in d["reward"]:
+                if k not in rk:
+                    raise InputError(where, f"reward.{k}", f"unknown reward setting (known: {', '.join(sorted(rk))})")
+        try:
+            return cls(**d)
+        except (TypeError, ValueError) as exc:
+            raise InputError(where, "", str(exc)) from None
+
+
+# --------------------------------------------------------------------------- #
+# Replay buffer
+
+
+@dataclass
+class Transition:
+    """One decision: s (primer + R SJs), a [R, G], r, s' (residual RQ), done, expert labels."""
+
+    x: np.ndarray
+    a: np.ndarray
+    r: float
+    x2: np.ndarray
+    done: bool
+    prio: np.ndarray | None = None
+    sa: np.ndarray | None = None
+
+
+class ReplayBuffer:
+    """Ring buffer of variable-length transitions, uniform sampling.
+
+    Args:
+        capacity: transitions kept (oldest dropped first).
+        num_features, num_outputs: F and G (for empty batches and checkpoint checks).
+    """
+
+    def __init__(self, capacity: int, num_features: int, num_outputs: int):
+        self.capacity = int(capacity)
+        self.F, self.G = int(num_features), int(num_outputs)
+        self.items: list[Transition] = []
+        self.pos = 0
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def add(self, t: Transition) -> None:
+        if len(self.items) < self.capacity:
+            self.items.append(t)
+        else:
+            self.items[self.pos] = t
+        self.pos = (self.pos + 1) % self.capacity
+
+    def labelled(self) -> np.ndarray:
+        """Indices of transitions that carry expert labels."""
+        return np.array([i for i, t in enumerate(self.items) if t.sa is not None], dtype=np.int64)
+
+    def sample(self, rng: np.random.Generator, n: int, among: np.ndarray | None = None) -> list[Transition]:
+        pool = len(self.items) if among is None else len(among)
+        idx = rng.integers(0, pool, size=n)
+        if among is not None:
+            idx = among[idx]
+        return [self.items[int(i)] for i in idx]
+
+    def state_dict(self) -> dict[str, Any]:
+        """Flat tensors (weights-only loadable)."""
+        it = self.items
+        cat = lambda arrs, shape, dt: torch.from_numpy(np.concatenate(arrs).astype(dt)) if arrs else \
+            torch.zeros(shape, dtype=torch.float32 if dt == np.float32 else torch.int64)  # noqa: E731
+        has = [t.sa is not None for t in it]
+        return {
+            "capacity": self.capacity, "pos": self.pos, "F": self.F, "G": self.G,
+            "len_x": torch.tensor([t.x.shape[0] for t in it], dtype=torch.int64),
+            "len_x2": torch.tensor([t.x2.shape[0] for t in it], dtype=torch.int64),
+            "x": cat([t.x for t in it], (0, self.F), np.float32),
+            "x2": cat([t.x2 for t in it], (0, self.F), np.float32),
+            "a": cat([t.a for t in it], (0, self.G), np.float32),
+            "r": torch.tensor([t.r for t in it], dtype=torch.float64),
+            "done": torch.tensor([t.done for t in it], dtype=torch.bool),
+            "labelled": torch.tensor(has, dtype=torch.bool),
+            "prio": cat([t.prio for t in it if t.sa is not None], (0,), np.float32),
+            "sa": cat([t.sa for t in it if t.sa is not None], (0,), np.int64),
+        }
+
+    def load_state_dict(self, d: dict[str, Any]) -> None:
+        if int(d["F"]) != self.F or int(d["G"]) != self.G:
+            raise ValueError(f"replay buffer holds F={d['F']}, G={d['G']}, expected F={self.F}, G={self.G}")
+        lx, lx2 = d["len_x"].numpy(), d["len_x2"].numpy()
+        ox = np.concatenate([[0], np.cumsum(lx)])
+        ox2 = np.concatenate([[0], np.cumsum(lx2)])
+        oa = np.concatenate([[0], np.cumsum(lx - 1)])
+        x, x2, a = d["x"].numpy(), d["x2"].numpy(), d["a"].numpy()
+        prio, sa = d["prio"].numpy(), d["sa"].numpy()
+        r, done, lab = d["r"].numpy(), d["done"].numpy(), d["labelled"].numpy()
+        if ox[-1] != x.shape[0] or ox2[-1] != x2.shape[0] or oa[-1] != a.shape[0]:
+            raise ValueError("replay buffer lengths do not match its arrays")
+        items, k = [], 0
+        for i in range(lx.shape[0]):
+            p = s = None
+            if lab[i]:
+                n = int(lx[i] - 1)
+                p, s = prio[k:k + n].copy(), sa[k:k + n].copy()
+                k += n
+            items.append(Transition(x[ox[i]:ox[i + 1]].copy(), a[oa[i]:oa[i + 1]].copy(), float(r[i]),
+                                    x2[ox2[i]:ox2[i + 1]].copy(), bool(done[i]), p, s))
+        self.capacity, self.pos, self.items = int(d["capacity"]), int(d["pos"]), items
+
+
+# --------------------------------------------------------------------------- #
+# Losses and updates
+
+
+def expert_targets(priority: np.ndarray, sa: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """An expert decision, in encoding order: (normalised priority rank in [-1, 1], SA index).
+
+    The highest priority maps to +1, the lowest to -1 (ties share their mean rank).
+    """
+    p = np.asarray(priority, dtype=np.float64)[order]
+    R = p.shape[0]
+    if R == 0:
+        return np.zeros(0, np.float32), np.zeros(0, np.int64)
+    # average ranks, ascending
+    srt = np.argsort(p, kind="stable")
+    ranks = np.empty(R, dtype=np.float64)
+    ranks[srt] = np.arange(R, dtype=np.float64)
+    uniq, inv = np.unique(p, return_inverse=True)
+    mean_rank = np.bincount(inv, weights=ranks) / np.bincount(inv)
+    r = mean_rank[inv]
+    target = 2.0 * r / (R - 1) - 1.0 if R > 1 else np.ones(1)
+    return target.astype(np.float32), np.asarray(sa, dtype=np.int64)[order]
+
+
+def expert_action(prio_target: np.ndarray, sa: np.ndarray, num_sas: int) -> np.ndarray:
+    """The continuous action [R, G] standing for an expert decision: its rank target, then +1 on its SA, -1 elsewhere."""
+    a = -np.ones((prio_target.shape[0], 1 + num_sas), dtype=np.float32)
+    a[:, 0] = prio_target
+    a[np.arange(sa.shape[0]), 1 + sa] = 1.0
+    return a
+
+
+def bc_loss(out: torch.Tensor, prio: torch.Tensor, sa: torch.Tensor, mask: torch.Tensor,
+            prio_temperature: float, sa_temperature: float) -> tuple[torch.Tensor, dict[str, float]]:
+    """Behaviour-cloning loss of actor outputs against expert labels.
+
+    Args:
+        out: float [B, T, G] actor outputs for the SJ steps (primer removed).
+        prio: float [B, T] expert priority targets (higher first).
+        sa: int64 [B, T] expert SAs.
+        mask: bool [B, T] valid steps.
+
+    The SA part is the cross-entropy of softmax(u / sa_temperature) with the
+    expert's SA; the priority part is a pairwise (RankNet) logistic loss over
+    every pair of SJs of a queue that the expert orders, since only the order
+    of priorities matters and a causal LSTM cannot know a rank that depends on
+    SJs it has not read yet.
+    """
+    logits = out[..., 1:] / sa_temperature
+    ce = F.cross_entropy(logits[mask], sa[mask])
+    p = out[..., 0]
+    diff = (p[:, :, None] - p[:, None, :]) / prio_temperature
+    want = (prio[:, :, None] > prio[:, None, :]) & mask[:, :, None] & mask[:, None, :]
+    n_pairs = want.sum()
+    rank = F.softplus(-diff)[want].sum() / n_pairs.clamp(min=1)
+    with torch.no_grad():
+        acc = (logits.argmax(-1) == sa)[mask].float().mean().item()
+    return ce + rank, {"bc_sa_ce": ce.item(), "bc_rank": rank.item(), "bc_sa_acc": acc}
+
+
+def soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
+    """target <- tau * source + (1 - tau) * target."""
+    with torch.no_grad():
+        for tp, sp in zip(target.parameters(), source.parameters()):
+            tp.mul_(1.0 - tau).add_(sp, alpha=tau)
+
+
+class Batch:
+    """Padded tensors of a list of transitions."""
+
+    def __init__(self, items: list[Transition], F_: int, G: int, need_next: bool = True):
+        self.x, self.lx = pad_batch([t.x for t in items], F_)
+        B, T = self.x.shape[:2]
+        a = np.zeros((B, T, G), dtype=np.float32)
+        for i, t in enumerate(items):
+            a[i, 1:1 + t.a.shape[0]] = t.a
+        self.a = torch.from_numpy(a)
+        self.r = torch.tensor([t.r for t in items], dtype=torch.float32)
+        self.done = torch.tensor([t.done for t in items], dtype=torch.float32)
+        if need_next:
+            self.x2, self.lx2 = pad_batch([t.x2 for t in items], F_)
+        self.mask = (torch.arange(T - 1)[None, :] < (self.lx - 1)[:, None]) if T > 1 else torch.zeros(B, 0, dtype=torch.bool)
+        if all(t.sa is not None for t in items):
+            prio = np.zeros((B, max(T - 1, 0)), dtype=np.float32)
+            sa = np.zeros((B, max(T - 1, 0)), dtype=np.int64)
+            for i, t in enumerate(items):
+                prio[i, :t.prio.shape[0]] = t.prio
+                sa[i, :t.sa.shape[0]] = t.sa
+            self.prio, self.sa = torch.from_numpy(prio), torch.from_numpy(sa)
+        else:
+            self.prio = self.sa = None
+
+
+class Learner:
+    """Actor, critic, their targets and optimisers, and the update rules."""
+
+    def __init__(self, spec: EncoderSpec, cfg: TrainConfig):
+        self.spec, self.cfg = spec, cfg
+        F_, G = spec.num_features, spec.num_outputs
+        self.actor = Actor(F_, G, cfg.hidden)
+        self.critic = Critic(F_, G, cfg.hidden)
+        self.actor_t = copy.deepcopy(self.actor).requires_grad_(False)
+        self.critic_t = copy.deepcopy(self.critic).requires_grad_(False)
+        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.actor_lr)
+        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.critic_lr)
+        self.bc_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.imitation_lr)
+
+    def _step(self, opt: torch.optim.Optimizer, loss: torch.Tensor, params: Any) -> None:
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.cfg.grad_clip > 0:
+            nn.utils.clip_grad_norm_(params, self.cfg.grad_clip)
+        opt.step()
+
+    def bc_update(self, b: Batch) -> dict[str, float]:
+        """One behaviour-cloning step of the actor on expert labels."""
+        out = self.actor(b.x, b.lx)[:, 1:]
+        loss, info = bc_loss(out, b.prio, b.sa, b.mask, self.cfg.prio_temperature, self.cfg.sa_temperature)
+        self._step(self.bc_opt, loss, self.actor.parameters())
+        soft_update(self.actor_t, self.actor, 1.0)
+        info["bc_loss"] = loss.item()
+        return info
+
+    def critic_update(self, b: Batch) -> dict[str, float]:
+        """One critic regression step on y = r + gamma (1 - done) Q'(s', mu'(s'))."""
+        cfg = self.cfg
+        with torch.no_grad():
+            a2 = self.actor_t(b.x2, b.lx2)
+            q2 = self.critic_t(b.x2, a2, b.lx2)
+            y = cfg.reward_scale * b.r + cfg.gamma * (1.0 - b.done) * q2
+        q = self.critic(b.x, b.a, b.lx)
+        loss = F.mse_loss(q, y)
+        self._step(self.critic_opt, loss, self.critic.parameters())
+        return {"critic_loss": loss.item(), "q_mean": q.mean().item(), "target_mean": y.mean().item()}
+
+    def actor_update(self, b: Batch) -> dict[str, float]:
+        """One actor step: maximise Q(s, mu(s)) (plus the BC term when ``bc_weight`` > 0)."""
+        cfg = self.cfg
+        self.critic.requires_grad_(False)
+        try:
+            out = self.actor(b.x, b.lx)
+            q = self.critic(b.x, out, b.lx)
+            info: dict[str, float] = {"q_pi": q.mean().item()}
+            if cfg.bc_weight > 0 and b.sa is not None:
+                lam = 1.0 / q.abs().mean().detach().clamp(min=1e-6)
+                bc, binfo = bc_loss(out[:, 1:], b.prio, b.sa, b.mask, cfg.prio_temperature, cfg.sa_temperature)
+                loss = -lam * q.mean() + cfg.bc_weight * bc
+                info.update(binfo)
+                info["bc_loss"] = bc.item()
+            else:
+                loss = -q.mean()
+            self._step(self.actor_opt, loss, self.actor.parameters())
+        finally:
+            self.critic.requires_grad_(True)
+        info["actor_loss"] = loss.item()
+        return info
+
+    def ddpg_update(self, b: Batch, update_actor: bool = True) -> dict[str, float]:
+        """Critic step, actor step, then Polyak update of both targets."""
+        info = self.critic_update(b)
+        if update_actor:
+            info.update(self.actor_update(b))
+            soft_update(self.actor_t, self.actor, self.cfg.tau)
+        soft_update(self.critic_t, self.critic, self.cfg.tau)
+        return info
+
+    def state_dict(self) -> dict[str, Any]:
+        sd = lambda m: {k: v.detach().clone() for k, v in m.state_dict().items()}  # noqa: E731
+        return {"actor": sd(self.actor), "critic": sd(self.critic), "actor_target": sd(self.actor_t),
+                "critic_target": sd(self.critic_t), "actor_opt": self.actor_opt.state_dict(),
+                "critic_opt": self.critic_opt.state_dict(), "bc_opt": self.bc_opt.state_dict()}
+
+    def load_state_dict(self, d: dict[str, Any], path: str | Path) -> None:
+        from .policy import _load_state
+
+        require(d, path, {k: dict for k in ("actor", "critic", "actor_target", "critic_target", "actor_opt",
+                                             "critic_opt", "bc_opt")})
+        _load_state(self.actor, d["actor"], path, "actor")
+        _load_state(self.critic, d["critic"], path, "critic")
+        _load_state(self.actor_t, d["actor_target"], path, "actor_target")
+        _load_state(self.critic_t, d["critic_target"], path, "critic_target")
+        for name, opt in (("actor_opt", self.actor_opt), ("critic_opt", self.critic_opt), ("bc_opt", self.bc_opt)):
+            try:
+                opt.load_state_dict(d[name])
+            except (ValueError, KeyError, TypeError, RuntimeError) as exc:
+                raise InputError(path, name, f"optimiser state does not match: {exc}") from None
+
+
+# --------------------------------------------------------------------------- #
+# The run
+
+
+@dataclass
+class Scenario:
+    """What is trained on: the system's costs, the period and a workload generator.
+
+    Attributes:
+        costs: :class:`relmas.costs.SystemCosts`.
+        period: T_s in cycles.
+        make_workload: ``(seed, jobs) -> Workload``.
+        meta: description saved with checkpoints (workload set, QoS, preset, table, system ...);
+            a resumed run must have the same meta.
+        policy_table: characterisation table of the policy's layers (for the overhead charge).
+    """
+
+    costs: Any
+    period: float
+    make_workload: Callable[[int, int | None], Any]
+    meta: dict[str, Any] = field(default_factory=dict)
+    policy_table: Path | None = None
+
+
+@dataclass
+class TrainResult:
+    """Summary of a finished (or stopped) run."""
+
+    out_dir: Path
+    best_val_sla: float
+    best_update: int
+    updates: int
+    episodes: int
+    env_steps: int
+    wall_s: float
+    finished: bool
+    history: list[dict[str, Any]]
+
+
+def derived_seeds(seed: int, stream: int, n: int) -> list[int]:
+    """``n`` workload seeds >= :data:`SEED_FLOOR` for ``stream`` (0: training, 1: validation) of ``seed``."""
+    rng = np.random.default_rng([int(seed), int(stream), 0x5E1A5])
+    return [int(s) for s in rng.integers(SEED_FLOOR, 2**31 - 1, size=n)]
+
+
+CSV_FIELDS = ["update", "phase", "episode", "env_steps", "episode_reward", "episode_sla", "val_sla", "best_val_sla",
+              "actor_loss", "critic_loss", "bc_loss", "bc_sa_acc", "q_mean", "wall_s"]
+
+
+class _Log:
+    """CSV + TensorBoard, truncated to ``step`` on resume so a resumed run has no duplicate rows."""
+
+    def __init__(self, out: Path, resume_step: int | None):
+        self.csv_path = out / "metrics.csv"
+        rows: list[dict[str, str]] = []
+        if resume_step is not None and self.csv_path.is_file():
+            with open(self.csv_path, newline="") as fh:
+                rows = [r for r in csv.DictReader(fh) if r.get("update") and int(r["update"]) <= resume_step]
+        tmp = self.csv_path.with_suffix(".csv.tmp")
+        with open(tmp, "w", newline="") as fh:
+            w = csv.DictWriter(fh, CSV_FIELDS)
+            w.writeheader()
+            for r in rows:
+                w.writerow({k: r.get(k, "") for k in CSV_FIELDS})
+        os.replace(tmp, self.csv_path)
+        self.rows = rows
+        self._fh = open(self.csv_path, "a", newline="")
+        self._w = csv.DictWriter(self._fh, CSV_FIELDS)
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.tb = SummaryWriter(str(out / "tb"), purge_step=(resume_step + 1) if resume_step is not None else None)
+        except ImportError:  # pragma: no cover - tensorboard is a dependency
+            self.tb = None
+
+    def row(self, r: dict[str, Any]) -> None:
+        out = {k: ("" if r.get(k) is None else (f"{r[k]:.6g}" if isinstance(r[k], float) else r[k])) for k in CSV_FIELDS}
+        self._w.writerow(out)
+        self._fh.flush()
+        self.rows.append(out)
+        if self.tb is not None:
+            for k, v in r.items():
+                if isinstance(v, (int, float)) and k not in ("update", "episode") and v == v:
+                    self.tb.add_scalar(f"train/{k}" if k != "val_sla" else "val/sla_rate", v, int(r["update"]))
+            self.tb.flush()
+
+    def close(self) -> None:
+        self._fh.close()
+        if self.tb is not None:
+            self.tb.close()
+
+
+def _overhead_cost(cfg: TrainConfig, scen: Scenario) -> StepCost | None:
+    from .policy import policy_step_cost
+
+    if cfg.charge_overhead == "off":
+        return None
+    table = scen.policy_table
+    try:
+        if table is None:
+            raise InputError("policy table", "", "no policy characterisation table given")
+        return policy_step_cost(table, cfg.hidden, scen.costs.num_sas)
+    except InputError:
+        if cfg.charge_overhead == "on":
+            raise
+        return None
+
+
+def evaluate(actor: Actor, spec: EncoderSpec, scen: Scenario, seeds: list[int], jobs: int | None,
+             step_cost: StepCost | None) -> list[Any]:
+    """Run the deterministic policy on the workloads of ``seeds``; returns their EpisodeResults."""
+    from .sim.simulator import Simulator
+
+    sched = RelmasScheduler(actor, spec=spec, costs=scen.costs, charge_overhead=step_cost is not None,
+                            step_cost=step_cost)
+    sim = Simulator(scen.costs, scen.period)
+    return [sim.run(scen.make_workload(s, jobs), sched, seed=s) for s in seeds]
+
+
+#: Settings that may change between a run and its resumption (they do not change what is learnt).
+RESUMABLE_KEYS = ("max_minutes", "checkpoint_every_s", "threads")
+
+
+def _meta_mismatch(a: dict[str, Any], b: dict[str, Any]) -> str | None:
+    def norm(m: dict[str, Any]) -> dict[str, Any]:
+        m = dict(m)
+        if isinstance(m.get("config"), dict):
+            m["config"] = {k: v for k, v in m["config"].items() if k not in RESUMABLE_KEYS}
+        return m
+
+    a, b = norm(a), norm(b)
+    for k in sorted(set(a) | set(b)):
+        if a.get(k) != b.get(k):
+            if isinstance(a.get(k), dict) and isinstance(b.get(k), dict):
+                for kk in sorted(set(a[k]) | set(b[k])):
+                    if a[k].get(kk) != b[k].get(kk):
+                        return f"{k}.{kk}: checkpoint has {a[k].get(kk)!r}, this run has {b[k].get(kk)!r}"
+            return f"{k}: checkpoint has {a.get(k)!r}, this run has {b.get(k)!r}"
+    return None
+
+
+def train(cfg: TrainConfig, scen: Scenario, out_dir: str | Path, seed: int = 0, progress: bool = True,
+          stop_after_updates: int | None = None) -> TrainResult:
+    """Train (or resume) a RELMAS policy into ``out_dir``.
+
+    Files written (all atomically): ``last.pt`` (full state: networks, optimisers,
+    replay buffer, RNG states, counters; resumed from when present), ``best.pt``
+    (the policy with the best validation SLA rate so far; what ``relmas simulate
+    --policy`` loads), ``metrics.csv`` and ``tb/`` (TensorBoard) with one row per
+    episode, ``learning_curve.png`` at the end.
+
+    Args:
+        cfg: hyperparameters.
+        scen: scenario.
+        out_dir: run folder.
+        seed: seeds torch, the noise and sampling stream, and the workload seeds.
+        progress: show a progress bar on stderr.
+        stop_after_updates: stop (with a checkpoint) once this many updates are done; for tests.
+    """
+    from tqdm import tqdm
+
+    from .scheduler import get_scheduler
+    from .sim.simulator import Simulator
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(max(1, int(cfg.threads)))
+    spec = EncoderSpec.from_costs(scen.costs)
+    M = spec.num_sas
+    run_meta = {"seed": int(seed), "config": cfg.to_dict(), "encoder": spec.to_dict(), "period": float(scen.period),
+                **{f"scenario.{k}": v for k, v in scen.meta.items()}}
+
+    torch.manual_seed(seed)
+    learner = Learner(spec, cfg)
+    buf = ReplayBuffer(cfg.buffer_size, spec.num_features, spec.num_outputs)
+    rng = np.random.default_rng([int(seed), 2])
+    st = {"episode": 0, "env_steps": 0, "bc_updates": 0, "warm_updates": 0, "rl_updates": 0, "wall_s": 0.0,
+          "best_val": -1.0, "best_update": -1, "last_val": -1, "finished": False, "imit_episode": 0}
+
+    last = out / "last.pt"
+    resume_step = None
+    if last.is_file():
+        ck = load_checkpoint(last, formats=(TRAIN_FORMAT,))
+        require(ck, last, {"meta": dict, "learner": dict, "state": dict, "buffer": dict, "rng": dict})
+        why = _meta_mismatch(ck["meta"], run_meta)
+        if why:
+            raise InputError(last, "meta", f"holds a run with other settings ({why}); use another output folder "
+                             "or delete it to start over")
+        learner.load_state_dict(ck["learner"], last)
+        try:
+            buf.load_state_dict(ck["buffer"])
+        except (KeyError, ValueError, TypeError) as exc:
+            raise InputError(last, "buffer", f"replay buffer is malformed: {exc}") from None
+        st.update(ck["state"])
+        try:
+            torch.set_rng_state(ck["rng"]["torch"])
+            rng.bit_generator.state = ck["rng"]["numpy"]
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise InputError(last, "rng", f"random-generator state is malformed: {exc}") from None
+        resume_step = st["bc_updates"] + st["warm_updates"] + st["rl_updates"]
+        time_up = cfg.max_minutes is not None and st["wall_s"] >= 60.0 * cfg.max_minutes
+        if st["finished"] or time_up:
+            if progress:
+                why = "is already complete" if st["finished"] else \
+                    f"reached its time limit ({cfg.max_minutes} min; raise train.max_minutes to continue)"
+                print(f"relmas train: {out} {why} (best validation SLA {st['best_val']:.3f} "
+                      f"at update {st['best_update']})", file=sys.stderr)
+            return TrainResult(out, st["best_val"], st["best_update"], resume_step, st["episode"], st["env_steps"],
+                               st["wall_s"], bool(st["finished"]), [])
+    log = _Log(out, resume_step)
+
+    step_cost = _overhead_cost(cfg, scen)
+    if step_cost is None and cfg.charge_overhead == "auto" and progress:
+        print(f"relmas train: no policy characterisation for h = {cfg.hidden} in {scen.policy_table}; training "
+              "without the decision-overhead charge", file=sys.stderr)
+    ov_sa = RelmasScheduler.policy_sa(scen.costs) if step_cost is not None else None
+    try:
+        expert = get_scheduler(cfg.imitate, **cfg.imitate_args) if cfg.imitate else None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError("config (train)", "imitate", f"cannot make expert '{cfg.imitate}': {exc}") from None
+    val_seeds = derived_seeds(seed, 1, cfg.val_seeds)
+    train_seed_rng = np.random.default_rng([int(seed), 0, 0x5E1A5])
+    # skip the seeds of the episodes already done, so a resumed run draws the same ones
+    _ = train_seed_rng.integers(SEED_FLOOR, 2**31 - 1, size=st["episode"])
+    sim = Simulator(scen.costs, scen.period)
+    t_start = time.perf_counter() - st["wall_s"]
+    last_ckpt = time.perf_counter()
+    total = cfg.total_updates
+    bar = tqdm(total=total, initial=resume_step or 0, desc="train", unit="upd", disable=not progress,
+               dynamic_ncols=True, file=sys.stderr)
+
+    def n_updates() -> int:
+        return st["bc_updates"] + st["warm_updates"] + st["rl_updates"]
+
+    def phase() -> str:
+        if st["bc_updates"] < cfg.imitation_updates:
+            return "imitation"
+        if st["warm_updates"] < cfg.critic_warmup_updates:
+            return "critic-warmup"
+        return "rl" if st["rl_updates"] < cfg.rl_updates else "done"
+
+    def checkpoint(finished: bool = False) -> None:
+        st["wall_s"] = time.perf_counter() - t_start
+        st["finished"] = finished
+        save_checkpoint(last, {
+            "format": TRAIN_FORMAT, "meta": run_meta, "learner": learner.state_dict(), "state": dict(st),
+            "buffer": buf.state_dict(), "rng": {"torch": torch.get_rng_state(), "numpy": rng.bit_generator.state},
+            "policy": policy_payload(learner.actor, spec, {"update": n_updates(), **scen.meta}),
+        })
+
+    def validate() -> float:
+        learner.actor.eval()
+        res = evaluate(learner.actor, spec, scen, val_seeds, cfg.val_jobs, step_cost)
+        learner.actor.train()
+        hits = sum(r.hits for r in res)
+        jobs = sum(r.jobs for r in res)
+        sla = hits / jobs if jobs else float("nan")
+        st["last_val"] = n_updates()
+        if sla > st["best_val"]:
+            st["best_val"], st["best_update"] = sla, n_updates()
+            save_policy_meta = {"update": n_updates(), "val_sla": sla, "phase": phase(), "seed": int(seed),
+                                "recipe": cfg.recipe, **scen.meta}
+            from .policy import save_policy
+
+            save_policy(out / "best.pt", learner.actor, spec, save_policy_meta)
+        return sla
+
+    stop = timed_out = False
+    try:
+        if resume_step is None:
+            v = validate()  # the untrained (random) actor: the curve's first point
+            log.row({"update": 0, "phase": "init", "episode": 0, "env_steps": 0, "val_sla": v,
+                     "best_val_sla": st["best_val"], "wall_s": 0.0})
+            checkpoint()
+        while not stop and phase() != "done":
+            wl_seed = int(train_seed_rng.integers(SEED_FLOOR, 2**31 - 1))
+            wl = scen.make_workload(wl_seed, cfg.episode_jobs)
+            sim.reset(wl)
+            if expert is not None:
+                expert.reset(wl_seed)
+            ph0 = phase()
+            learner_drives = expert is None or ph0 not in ("imitation", "critic-warmup") or (
+                cfg.dagger and st["imit_episode"] % 2 == 1)
+            ep_reward, stats = 0.0, []
+            rq = sim.observe()
+            while rq is not None:
+                if step_cost is not None and rq.size:
+                    sim.charge_overhead(ov_sa, (rq.size + 1) * step_cost.cycles, (rq.size + 1) * step_cost.energy_pj)
+                x, order = encode(rq, spec)
+                labels = None
+                ph = phase()
+                if expert is not None and (ph in ("imitation", "critic-warmup") or cfg.bc_weight > 0):
+                    ep_prio, ep_sa = expert.schedule(rq)
+                    labels = expert_targets(ep_prio, ep_sa, order)
+                if ph in ("imitation", "critic-warmup") and not learner_drives:
+                    prio, sa = ep_prio, ep_sa
+                    a = expert_action(labels[0], labels[1], M)
+                else:
+                    with torch.no_grad():
+                        a = learner.actor(torch.from_numpy(x)[None])[0, 1:].numpy()
+                    if ph == "rl":
+                        a = np.clip(a + rng.normal(0.0, cfg.exploration_noise, size=a.shape), -1.0, 1.0)
+                    a = a.astype(np.float32)
+                    prio, sa = decode(a, order, rq.size)
+                info = sim.step(prio, sa, simulate_out=True, residual_queue=True)
+                r = step_reward(info, cfg.reward)
+                ep_reward += r
+                x2, _ = encode(info.residual_rq, spec)
+                k = cfg.max_seq
+                tr = Transition(x if k is None else x[:k + 1], a if k is None else a[:k], r,
+                                x2 if k is None else x2[:k + 1], bool(info.done),
+                                None if labels is None else (labels[0] if k is None else labels[0][:k]),
+                                None if labels is None else (labels[1] if k is None else labels[1][:k]))
+                buf.add(tr)
+                st["env_steps"] += 1
+                # updates due after this step
+                ph = phase()
+                if ph == "imitation":
+                    n = _due(st, "bc_updates", cfg.imitation_updates_per_step)
+                    lab = buf.labelled()
+                    for _ in range(min(n, cfg.imitation_updates - st["bc_updates"])):
+                        if len(lab) == 0:
+                            break
+                        stats.append(learner.bc_update(Batch(buf.sample(rng, cfg.batch_size, lab),
+                                                             spec.num_features, spec.num_outputs, False)))
+                        st["bc_updates"] += 1
+                        bar.update(1)
+                elif ph == "critic-warmup":
+                    if len(buf) >= min(cfg.learning_starts, cfg.batch_size):
+                        n = _due(st, "warm_updates", cfg.updates_per_step)
+                        for _ in range(min(n, cfg.critic_warmup_updates - st["warm_updates"])):
+                            b = Batch(buf.sample(rng, cfg.batch_size), spec.num_features, spec.num_outputs)
+                            stats.append(learner.ddpg_update(b, update_actor=False))
+                            st["warm_updates"] += 1
+                            bar.update(1)
+                elif ph == "rl" and len(buf) >= cfg.learning_starts:
+                    n = _due(st, "rl_updates", cfg.updates_per_step)
+                    for _ in range(min(n, cfg.rl_updates - st["rl_updates"])):
+                        b = Batch(buf.sample(rng, cfg.batch_size), spec.num_features, spec.num_outputs)
+                        stats.append(learner.ddpg_update(b))
+                        st["rl_updates"] += 1
+                        bar.update(1)
+                if stop_after_updates is not None and n_updates() >= stop_after_updates:
+                    stop = True
+                    break
+                if phase() == "done" or (cfg.max_minutes is not None
+                                         and time.perf_counter() - t_start >= 60.0 * cfg.max_minutes):
+                    break  # every update done, or out of time: the episode is cut short
+                rq = sim.observe()
+            if stop:
+                break  # like a kill: nothing after the last checkpoint is kept
+            cut = not sim.done
+            st["episode"] += 1
+            if ph0 in ("imitation", "critic-warmup"):
+                st["imit_episode"] += 1
+            row: dict[str, Any] = {"update": n_updates(), "phase": ph0, "episode": st["episode"],
+                                   "env_steps": st["env_steps"], "episode_reward": ep_reward,
+                                   "episode_sla": None if cut else sim.result().sla_rate}
+            for key in ("actor_loss", "critic_loss", "bc_loss", "bc_sa_acc", "q_mean"):
+                vals = [s[key] for s in stats if key in s]
+                row[key] = float(np.mean(vals)) if vals else None
+            done_now = phase() == "done"
+            time_up = not done_now and cfg.max_minutes is not None and \
+                time.perf_counter() - t_start >= 60.0 * cfg.max_minutes
+            if n_updates() - st["last_val"] >= cfg.val_every or done_now or time_up or (
+                    ph0 == "imitation" and phase() != "imitation"):
+                row["val_sla"] = validate()
+            row["best_val_sla"] = st["best_val"]
+            row["wall_s"] = time.perf_counter() - t_start
+            log.row(row)
+            bar.set_postfix(phase=phase(), val=f"{st['best_val']:.3f}")
+            if time_up:
+                if progress:
+                    print(f"\nrelmas train: stopping at the time limit of {cfg.max_minutes} min", file=sys.stderr)
+                checkpoint()
+                timed_out = True
+                break
+            if done_now:
+                checkpoint(finished=True)
+            elif time.perf_counter() - last_ckpt >= cfg.checkpoint_every_s:
+                checkpoint()
+                last_ckpt = time.perf_counter()
+    finally:
+        bar.close()
+        log.close()
+    if st.get("finished") or timed_out:
+        _plot(out)
+    return TrainResult(out, st["best_val"], st["best_update"], n_updates(), st["episode"], st["env_steps"],
+                       time.perf_counter() - t_start, bool(st.get("finished")), log.rows)
+
+
+def _due(st: dict[str, Any], key: str, per_step: float) -> int:
+    """Updates due after one environment step at ``per_step`` updates per step (fractional rates accumulate)."""
+    acc = st.get(f"_acc_{key}", 0.0) + per_step
+    n = int(math.floor(acc))
+    st[f"_acc_{key}"] = acc - n
+    return n
+
+
+def _plot(out: Path) -> None:
+    """``learning_curve.png`` from ``metrics.csv``: validation SLA and episode reward against updates."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:  # pragma: no cover
+        return
+    with open(out / "metrics.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    val = [(int(r["update"]), float(r["val_sla"])) for r in rows if r.get("val_sla")]
+    rew = [(int(r["update"]), float(r["episode_reward"])) for r in rows if r.get("episode_reward")]
+    fig, ax = plt.subplots(1, 2, figsize=(9, 3.2))
+    if val:
+        ax[0].plot(*zip(*val), marker="o")
+    ax[0].set_xlabel("update")
+    ax[0].set_ylabel("validation SLA rate")
+    if rew:
+        ax[1].plot(*zip(*rew))
+    ax[1].set_xlabel("update")
+    ax[1].set_ylabel("episode reward")
+    fig.tight_layout()
+    from .io import atomic_path
+
+    with atomic_path(out / "learning_curve.png") as tmp:
+        fig.savefig(tmp, dpi=110)
+    plt.close(fig)

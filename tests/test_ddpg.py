@@ -1,0 +1,272 @@
+"""DDPG training: config, replay buffer, losses and updates, determinism, resume after a kill."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from characterize.errors import InputError
+from relmas.checkpoint import load_checkpoint
+from relmas.cli.bench_policy import synthetic_costs, synthetic_workload
+from relmas.cli.train import train_config
+from relmas.ddpg import (SEED_FLOOR, Batch, Learner, ReplayBuffer, Scenario, TrainConfig, Transition, derived_seeds,
+                         expert_action, expert_targets, soft_update, train)
+from relmas.policy import EncoderSpec, encode, load_policy
+from relmas.scheduler import get_scheduler
+from relmas.sim.simulator import Simulator
+
+ROOT = Path(__file__).resolve().parents[1]
+T = 100_000.0
+
+
+def scenario(seed: int = 1, jobs: int = 12) -> Scenario:
+    costs = synthetic_costs(num_sas=4, num_models=3, layers=(4, 8), seed=seed)
+    return Scenario(costs=costs, period=T, make_workload=lambda s, j: synthetic_workload(costs, j or jobs, s),
+                    meta={"workload": "synthetic", "jobs": jobs})
+
+
+TINY = dict(recipe="bc-ddpg", hidden=16, imitate="edf-h", imitation_updates=12, critic_warmup_updates=4,
+            rl_updates=12, batch_size=4, learning_starts=8, val_every=10, val_seeds=1, bc_weight=1.0,
+            charge_overhead="off", checkpoint_every_s=0.0)
+
+
+def test_config_validation_names_the_setting():
+    with pytest.raises(InputError) as e:
+        TrainConfig.from_dict({"hiden": 3})
+    assert e.value.field == "hiden"
+    with pytest.raises(InputError, match="imitate"):
+        TrainConfig.from_dict({"recipe": "bc-ddpg"})
+    with pytest.raises(InputError, match="unknown recipe"):
+        TrainConfig.from_dict({"recipe": "magic"})
+    with pytest.raises(InputError) as e:
+        TrainConfig.from_dict({"reward": {"alfa": 1}})
+    assert e.value.field == "reward.alfa"
+    c = TrainConfig.from_dict({"reward": {"delta": 0.02}})
+    assert c.reward.delta == 0.02 and c.reward.alpha == 0.10 and c.recipe == "paper"
+
+
+def test_recipes_merge_over_the_train_section():
+    cfg = {"_path": "c.yaml", "train": {"hidden": 128, "rl_updates": 7, "recipe": "bc-ddpg",
+                                        "recipes": {"paper": {"hidden": 256},
+                                                    "bc-ddpg": {"imitate": "edf-h", "bc_weight": 1.0}}}}
+    ours = train_config(cfg, None, [])
+    assert (ours.recipe, ours.hidden, ours.imitate, ours.rl_updates) == ("bc-ddpg", 128, "edf-h", 7)
+    paper = train_config(cfg, "paper", ["reward.delta=0.5", "gamma=0.5"])
+    assert (paper.recipe, paper.hidden, paper.imitate, paper.bc_weight) == ("paper", 256, None, 0.0)
+    assert paper.reward.delta == 0.5 and paper.gamma == 0.5
+    with pytest.raises(InputError):
+        train_config(cfg, "nope", [])
+    with pytest.raises(InputError):
+        train_config(cfg, None, ["hidden"])
+
+
+def test_seeds_for_training_and_validation_avoid_evaluation_seeds():
+    tr, va = derived_seeds(0, 0, 50), derived_seeds(0, 1, 50)
+    assert min(tr + va) >= SEED_FLOOR and not set(tr) & set(va)
+    assert derived_seeds(0, 1, 5) == va[:5] and derived_seeds(1, 1, 5) != va[:5]
+
+
+def _transition(rng, R, F_=12, G=5, labelled=True):
+    return Transition(rng.standard_normal((R + 1, F_)).astype(np.float32), rng.uniform(-1, 1, (R, G)).astype(np.float32),
+                      float(rng.normal()), rng.standard_normal((R // 2 + 1, F_)).astype(np.float32), bool(R % 2),
+                      rng.uniform(-1, 1, R).astype(np.float32) if labelled else None,
+                      rng.integers(0, G - 1, R) if labelled else None)
+
+
+def test_replay_buffer_ring_and_state_roundtrip():
+    rng = np.random.default_rng(0)
+    buf = ReplayBuffer(5, 12, 5)
+    for i in range(7):
+        buf.add(_transition(rng, i, labelled=i % 2 == 0))
+    assert len(buf) == 5 and buf.pos == 2
+    assert buf.items[0].a.shape[0] == 5 and buf.items[1].a.shape[0] == 6  # the two oldest were overwritten
+    other = ReplayBuffer(1, 12, 5)
+    other.load_state_dict(buf.state_dict())
+    assert (other.capacity, other.pos, len(other)) == (5, 2, 5)
+    for a, b in zip(buf.items, other.items):
+        assert np.array_equal(a.x, b.x) and np.array_equal(a.a, b.a) and np.array_equal(a.x2, b.x2)
+        assert a.r == b.r and a.done == b.done and (a.sa is None) == (b.sa is None)
+        if a.sa is not None:
+            assert np.array_equal(a.sa, b.sa) and np.array_equal(a.prio, b.prio)
+    assert buf.labelled().tolist() == [i for i, t in enumerate(buf.items) if t.sa is not None]
+    with pytest.raises(ValueError):
+        ReplayBuffer(3, 10, 5).load_state_dict(buf.state_dict())
+
+
+def test_expert_targets_and_action():
+    prio = np.array([5.0, 1.0, 3.0, 3.0])
+    order = np.array([1, 0, 2, 3])
+    p, sa = expert_targets(prio, np.array([0, 1, 2, 1]), order)
+    np.testing.assert_allclose(p, [-1.0, 1.0, 0.0, 0.0])  # ranks 0 and 3; the tie shares rank 1.5
+    assert sa.tolist() == [1, 0, 2, 1]
+    a = expert_action(p, sa, 3)
+    assert a.shape == (4, 4) and a[0].tolist() == [-1.0, -1.0, 1.0, -1.0]
+
+
+def test_soft_update():
+    a, b = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
+    wa, wb = a.weight.detach().clone(), b.weight.detach().clone()
+    soft_update(a, b, 0.25)
+    torch.testing.assert_close(a.weight, 0.75 * wa + 0.25 * wb)
+
+
+def _expert_data(n_eps: int = 3):
+    scen = scenario(seed=2, jobs=20)
+    spec = EncoderSpec.from_costs(scen.costs)
+    expert, sim = get_scheduler("edf-h"), Simulator(scen.costs, T)
+    items = []
+    for ep in range(n_eps):
+        sim.reset(scen.make_workload(100 + ep, None))
+        rq = sim.observe()
+        while rq is not None:
+            x, order = encode(rq, spec)
+            p, s = expert.schedule(rq)
+            pt, st = expert_targets(p, s, order)
+            info = sim.step(p, s, simulate_out=False, residual_queue=True)
+            items.append(Transition(x, expert_action(pt, st, spec.num_sas), 0.0, encode(info.residual_rq, spec)[0],
+                                    info.done, pt, st))
+            rq = sim.observe()
+    return spec, items
+
+
+def test_behaviour_cloning_learns_the_expert_sa_choice():
+    torch.manual_seed(0)
+    spec, items = _expert_data()
+    assert len(items) > 20
+    learner = Learner(spec, TrainConfig(hidden=32, imitate="edf-h", imitation_lr=3e-3))
+    batch = Batch(items, spec.num_features, spec.num_outputs, need_next=False)
+    first = learner.bc_update(batch)
+    for _ in range(100):
+        last = learner.bc_update(batch)
+    assert last["bc_loss"] < 0.6 * first["bc_loss"]
+    assert last["bc_sa_acc"] > max(0.6, first["bc_sa_acc"] + 0.2)
+    assert last["bc_rank"] < first["bc_rank"]
+
+
+def test_ddpg_updates_fit_the_critic_and_climb_it():
+    torch.manual_seed(0)
+    spec, items = _expert_data(1)
+    for t in items:
+        t.r = float(np.tanh(t.x[1:, 2].mean()))  # a reward the critic can read off the state
+    learner = Learner(spec, TrainConfig(hidden=16, gamma=0.0, critic_lr=3e-3, actor_lr=1e-3))
+    b = Batch(items[:32], spec.num_features, spec.num_outputs)
+    first = learner.critic_update(b)
+    for _ in range(80):
+        info = learner.critic_update(b)
+    assert info["critic_loss"] < 0.3 * first["critic_loss"]
+    before = [p.detach().clone() for p in learner.critic.parameters()]
+    q0 = learner.actor_update(b)["q_pi"]
+    for _ in range(20):
+        q1 = learner.actor_update(b)["q_pi"]
+    assert q1 > q0  # the actor climbs the (frozen) critic ...
+    assert all(torch.equal(p, q) for p, q in zip(before, learner.critic.parameters()))  # ... without moving it
+    actor_t0 = [p.detach().clone() for p in learner.actor_t.parameters()]
+    info = learner.ddpg_update(b)
+    assert {"critic_loss", "actor_loss", "q_pi"} <= set(info)
+    assert any(not torch.equal(p, q) for p, q in zip(actor_t0, learner.actor_t.parameters()))
+
+
+def _weights(path: Path) -> dict:
+    return load_checkpoint(path)["learner"]
+
+
+def test_training_is_deterministic_and_resumes_exactly(tmp_path):
+    cfg = TrainConfig(**TINY)
+    a = train(cfg, scenario(), tmp_path / "a", seed=3, progress=False)
+    assert a.finished and a.updates == cfg.total_updates
+    for f in ("best.pt", "last.pt", "metrics.csv", "learning_curve.png"):
+        assert (tmp_path / "a" / f).is_file()
+    assert any(p.name.startswith("events.out.tfevents") for p in (tmp_path / "a" / "tb").iterdir())
+    assert a.history[0]["phase"] == "init" and any(r["val_sla"] != "" for r in a.history[1:])
+    phases = [r["phase"] for r in a.history]
+    assert "imitation" in phases and "rl" in phases
+    actor, spec, meta = load_policy(tmp_path / "a" / "best.pt")
+    assert meta["val_sla"] == pytest.approx(a.best_val_sla) and actor.hidden == 16
+    # same seed, same run
+    b = train(cfg, scenario(), tmp_path / "b", seed=3, progress=False)
+    wa, wb = _weights(tmp_path / "a" / "last.pt"), _weights(tmp_path / "b" / "last.pt")
+    for k in wa["actor"]:
+        assert torch.equal(wa["actor"][k], wb["actor"][k])
+    # interrupted half-way (nothing saved after the last checkpoint), then the same call resumes
+    c1 = train(cfg, scenario(), tmp_path / "c", seed=3, progress=False, stop_after_updates=17)
+    assert not c1.finished
+    c = train(cfg, scenario(), tmp_path / "c", seed=3, progress=False)
+    assert c.finished
+    wc = _weights(tmp_path / "c" / "last.pt")
+    for k in wa["actor"]:
+        assert torch.equal(wa["actor"][k], wc["actor"][k])
+    for k in wa["critic"]:
+        assert torch.equal(wa["critic"][k], wc["critic"][k])
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "wall_s"} for r in rows]  # noqa: E731
+    import csv
+    rows = lambda d: list(csv.DictReader(open(tmp_path / d / "metrics.csv")))  # noqa: E731
+    assert strip(rows("a")) == strip(rows("c"))
+    # a finished run is not redone; a different configuration is refused
+    again = train(cfg, scenario(), tmp_path / "a", seed=3, progress=False)
+    assert again.finished and again.updates == a.updates
+    with pytest.raises(InputError) as e:
+        train(TrainConfig(**{**TINY, "rl_updates": 13}), scenario(), tmp_path / "c", seed=3, progress=False)
+    assert e.value.path == str(tmp_path / "c" / "last.pt")
+
+
+def test_paper_recipe_runs_without_an_expert(tmp_path):
+    cfg = TrainConfig(recipe="paper", hidden=16, rl_updates=10, batch_size=4, learning_starts=6, val_every=5,
+                      val_seeds=1, charge_overhead="off")
+    r = train(cfg, scenario(), tmp_path, seed=0, progress=False)
+    assert r.finished and r.updates == 10
+    assert all(row["bc_loss"] == "" for row in r.history)
+    assert any(row["critic_loss"] != "" for row in r.history)
+
+
+KILL_SCRIPT = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, {tests!r})
+    from test_ddpg import TINY, scenario
+    from relmas.ddpg import TrainConfig, train
+    cfg = TrainConfig(**{{**TINY, "rl_updates": 400, "imitation_updates": 30}})
+    train(cfg, scenario(), sys.argv[1], seed=5, progress=False)
+""")
+
+
+def test_kill_9_mid_run_then_the_same_call_continues(tmp_path):
+    script = tmp_path / "run.py"
+    script.write_text(KILL_SCRIPT.format(tests=str(ROOT / "tests")))
+    out = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, str(script), str(out)], cwd=ROOT, env=env)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:  # wait for a checkpoint past the start
+            if (out / "metrics.csv").is_file() and len((out / "metrics.csv").read_text().splitlines()) >= 4:
+                break
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    st = load_checkpoint(out / "last.pt")["state"]
+    assert not st["finished"] and st["episode"] >= 1
+    cfg = TrainConfig(**{**TINY, "rl_updates": 400, "imitation_updates": 30})
+    res = train(cfg, scenario(), out, seed=5, progress=False)
+    assert res.finished and res.updates == cfg.total_updates
+    assert load_policy(out / "best.pt")[0].hidden == 16
+
+
+def test_time_limit_stops_mid_episode_and_a_larger_limit_continues(tmp_path):
+    cfg = TrainConfig(**{**TINY, "max_minutes": 1e-4})  # 6 ms: out of time after the first step
+    r = train(cfg, scenario(), tmp_path, seed=0, progress=False)
+    assert not r.finished and r.updates < cfg.total_updates
+    assert (tmp_path / "best.pt").is_file() and (tmp_path / "learning_curve.png").is_file()
+    assert r.history[-1]["episode_sla"] == ""  # the cut episode has no SLA rate
+    again = train(cfg, scenario(), tmp_path, seed=0, progress=False)  # same limit: nothing to do
+    assert again.updates == r.updates and not again.finished
+    more = train(TrainConfig(**{**TINY, "max_minutes": 60.0}), scenario(), tmp_path, seed=0, progress=False)
+    assert more.finished and more.updates == cfg.total_updates
