@@ -49,11 +49,30 @@ class Task:
     layer: Layer
 
 
-def cache_key(backend: Backend, version: str, sa: SAClass, layer: Layer) -> str:
+def backend_code_hash(backend: Backend) -> str:
+    """Hash of the source of the backend's module (and its helpers in the same package).
+
+    Part of the cache key, so that a change to how the toolkit translates classes
+    and layers for a backend re-evaluates everything, even with the same tool version.
+    """
+    import importlib
+    import inspect
+
+    files = {inspect.getsourcefile(type(backend)), inspect.getsourcefile(Backend)}
+    for mod in getattr(backend, "code_modules", ()):
+        files.add(inspect.getsourcefile(importlib.import_module(mod)))
+    h = hashlib.sha256()
+    for f in sorted(x for x in files if x):
+        h.update(Path(f).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def cache_key(backend: Backend, version: str, sa: SAClass, layer: Layer, code: str = "") -> str:
     """Hash of everything that determines a layer's cost (layer names excluded)."""
     payload = {
         "backend": backend.name,
         "version": version,
+        "code": code,
         "settings": backend.settings(),
         "sa": sa.model_dump(mode="json"),
         "shape": list(map(lambda x: list(x) if isinstance(x, tuple) else x, layer.shape_key())),
@@ -160,6 +179,7 @@ def build_table(
     settings = settings or {}
     backend = get_backend(backend_name, objective, **settings)
     version = backend.version()
+    code = backend_code_hash(backend)
     cache = Cache(cache_dir, backend.name)
 
     keys: dict[tuple[str, str, str], str] = {}
@@ -168,7 +188,7 @@ def build_table(
     for model in models:
         for layer in model.layers:
             for sa in classes:
-                key = cache_key(backend, version, sa, layer)
+                key = cache_key(backend, version, sa, layer, code)
                 keys[(model.name, layer.name, sa.name)] = key
                 if key in costs or key in todo:
                     continue

@@ -133,6 +133,8 @@ class TimeloopBackend(Backend):
     energy -> [energy, delay], edp -> [edp].
     """
 
+    #: modules whose source is part of the cache key (how classes and layers are translated)
+    code_modules = ("characterize.timeloop_spec", "characterize.timeloop_parse")
     name = "timeloop"
 
     def __init__(self, objective: str = "latency", **settings: Any):

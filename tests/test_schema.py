@@ -1,0 +1,145 @@
+"""Validation of SA class, system and model YAML: every bad input names the file and the field."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from characterize.errors import InputError
+from characterize.schema import load_model, load_sa_class, load_system, validate_file
+from relmas.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_shipped_descriptions_are_valid():
+    for p in sorted((REPO / "arch").glob("*.yaml")):
+        sa = load_sa_class(p)
+        assert sa.peak_macs_per_cycle > 0
+    classes = {p.stem: load_sa_class(p) for p in (REPO / "arch").glob("*.yaml")}
+    # Paper Table 1
+    assert classes["eyeriss_small"].num_pes == 256 and classes["eyeriss_large"].num_pes == 512
+    assert classes["simba_small"].num_pes == 16 and classes["simba_large"].num_pes == 32
+    assert classes["simba_small"].macs_per_pe == 16 and classes["eyeriss_small"].macs_per_pe == 1
+    assert classes["eyeriss_small"].pe_buffer_bytes == 220 and classes["simba_large"].pe_buffer_bytes == 24 * 1024
+    assert classes["simba_small"].global_buffer.size_bytes == 32 * 1024
+    assert {c.dataflow.value for c in classes.values()} == {"row_stationary", "weight_stationary"}
+    s = load_system(REPO / "arch/systems/relmas_6sa.yaml")
+    assert len(s.accelerators) == 6 and s.bandwidth_bytes_per_cycle == 16
+    fam = [c.split("_")[0] for c in s.classes]
+    assert fam.count("eyeriss") == 3 and fam.count("simba") == 3 and s.classes.count("simba_small") >= 2
+    assert len(load_system(REPO / "arch/systems/tiny_2sa.yaml").accelerators) == 2
+    for p in sorted((REPO / "layers").glob("*.yaml")):
+        assert validate_file(p) == "model"
+
+
+@pytest.fixture
+def arch(tmp_path) -> Path:
+    d = tmp_path / "arch"
+    (d / "systems").mkdir(parents=True)
+    for p in (REPO / "arch").glob("*.yaml"):
+        shutil.copy(p, d / p.name)
+    shutil.copy(REPO / "arch/systems/tiny_2sa.yaml", d / "systems/tiny_2sa.yaml")
+    return d
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1))
+
+
+@pytest.mark.parametrize("old,new,field,words", [
+    ("macs_per_pe: 16", "macs_per_pe: 0", "macs_per_pe", "greater than 0"),
+    ("size_bytes: 32768", "size_bytes: -5", "global_buffer.size_bytes", "greater than 0"),
+    ("dataflow: weight_stationary", "dataflow: diagonal_stationary", "dataflow", "row_stationary"),
+    ("macs_per_pe: 16", "macs_per_pe: sixteen", "macs_per_pe", "integer"),
+    ("mac_energy_pj: 0.23", "mac_energy_pj: 0.23\nturbo: true", "turbo", "unknown field"),
+    ("mac_energy_pj: 0.23\n", "", "mac_energy_pj", "missing"),
+    ("holds: [weight]", "holds: [weights]", "pe_buffers[0] (weight_buffer).holds[0]", "input"),
+])
+def test_bad_sa_class(arch, old, new, field, words):
+    p = arch / "simba_small.yaml"
+    _edit(p, old, new)
+    with pytest.raises(InputError) as e:
+        load_sa_class(p)
+    assert e.value.path == str(p) and e.value.field == field and words in e.value.message
+
+
+def test_yaml_syntax_error_and_empty_file(tmp_path):
+    p = tmp_path / "x.yaml"
+    p.write_text("name: [unclosed\n")
+    with pytest.raises(InputError, match="YAML syntax error") as e:
+        validate_file(p)
+    assert "line" in e.value.field
+    p.write_text("")
+    with pytest.raises(InputError, match="empty"):
+        validate_file(p)
+    p.write_text("- a\n- b\n")
+    with pytest.raises(InputError, match="mapping"):
+        validate_file(p)
+
+
+def test_yaml_never_executes_code(tmp_path):
+    p = tmp_path / "evil.yaml"
+    p.write_text("name: !!python/object/apply:os.system ['touch pwned']\nlayers: []\n")
+    with pytest.raises(InputError, match="YAML syntax error"):
+        validate_file(p)
+    assert not Path("pwned").exists()
+
+
+def test_system_unknown_class_and_duplicates(arch):
+    p = arch / "systems/tiny_2sa.yaml"
+    _edit(p, "class: simba_small", "class: simba_medium")
+    with pytest.raises(InputError) as e:
+        load_system(p)
+    assert e.value.field == "accelerators[1] (ss0).class" and "simba_medium" in e.value.message
+    _edit(p, "class: simba_medium", "class: simba_small")
+    _edit(p, "name: ss0", "name: es0")
+    with pytest.raises(InputError, match="duplicate"):
+        load_system(p)
+
+
+MODEL = """name: toy
+source: {variant: toy, reference: test}
+layers:
+  - {name: a, op: conv, C: 3, K: 8, R: 3, S: 3, P: 8, Q: 8, padding: 1}
+  - {name: b, op: conv, C: 8, K: 8, R: 1, S: 1, P: 8, Q: 8, after: [a]}
+  - {name: c, op: fc, C: 512, K: 10, after: [b]}
+"""
+
+
+@pytest.mark.parametrize("old,new,field,words", [
+    ("after: [a]", "after: [zz]", "layers[1] (b).after", "unknown predecessor 'zz'"),
+    ("name: a, op: conv", "name: a, op: conv, after: [c]", "layers[", "cycle"),
+    ("K: 8, R: 1", "K: -8, R: 1", "layers[1] (b).K", "greater than 0"),
+    ("op: fc", "op: fully_connected", "layers[2] (c).op", "conv"),
+    ("C: 512", "C: 512, colour: red", "layers[2] (c).colour", "unknown field"),
+    ("{name: b, op: conv, C: 8", "{name: a, op: conv, C: 8", "layers[1] (a).name", "duplicate"),
+    ("P: 8, Q: 8, padding: 1", "P: 8, Q: 8, padding: 1, groups: 2", "layers[0] (a)", "groups"),
+])
+def test_bad_model(tmp_path, old, new, field, words):
+    p = tmp_path / "toy.yaml"
+    p.write_text(MODEL.replace(old, new, 1))
+    with pytest.raises(InputError) as e:
+        load_model(p)
+    assert e.value.path == str(p) and e.value.field.startswith(field) and words in e.value.message
+
+
+def test_model_ok_and_macs(tmp_path):
+    p = tmp_path / "toy.yaml"
+    p.write_text(MODEL)
+    m = load_model(p)
+    assert m.macs == 8 * 8 * 8 * 3 * 9 + 8 * 8 * 8 * 8 + 512 * 10
+    assert m.predecessors() == [[], [0], [1]]
+
+
+def test_validate_cli(arch, tmp_path, capsys):
+    good = arch / "simba_small.yaml"
+    bad = tmp_path / "toy.yaml"
+    bad.write_text(MODEL.replace("after: [a]", "after: [nope]"))
+    assert main(["validate", str(good), str(arch / "systems/tiny_2sa.yaml")]) == 0
+    assert main(["validate", str(good), str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert str(bad) in err and "layers[1] (b).after" in err and "nope" in err
