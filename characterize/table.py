@@ -168,7 +168,7 @@ def build_table(
     models: list[Model],
     classes: list[SAClass],
     backend_name: str = "zigzag",
-    objective: str = "latency",
+    objective: str = "edp",
     jobs: int = 1,
     cache_dir: str | Path = "outputs/cache",
     settings: dict[str, Any] | None = None,

@@ -85,7 +85,7 @@ def test_warm_run_evaluates_nothing_and_class_edit_reevaluates_only_it(tmp_path)
     assert st.evaluated == 3 and {c[0] for c in CALLS} == {"simba_small"}
     # A different objective is a different cache entry.
     CALLS.clear()
-    _, st = table.build_table([_model()], table.load_classes(arch), "counting", objective="edp", cache_dir=cache,
+    _, st = table.build_table([_model()], table.load_classes(arch), "counting", objective="latency", cache_dir=cache,
                               progress=False)
     assert st.evaluated == 6
 

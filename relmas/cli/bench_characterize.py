@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "times. The default table (7 models x 4 classes) takes many minutes cold.",
     )
     p.add_argument("--backend", choices=BACKENDS, default="zigzag")
-    p.add_argument("--objective", choices=OBJECTIVES, default="latency")
+    p.add_argument("--objective", choices=OBJECTIVES, default="edp")
     p.add_argument("--arch-dir", type=Path, default=Path("arch"))
     p.add_argument("--layers-dir", type=Path, default=Path("layers"))
     p.add_argument("--models", nargs="+", metavar="MODEL", help="default: all models in --layers-dir")

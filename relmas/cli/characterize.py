@@ -22,8 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("-o", "--output", type=Path, required=True, help="CSV table to write (atomically)")
     p.add_argument("--backend", choices=BACKENDS, default="zigzag", help="cost model (default: zigzag)")
-    p.add_argument("--objective", choices=OBJECTIVES, default="latency",
-                   help="mapping objective of the backend's mapper (default: latency; see docs/characterization.md)")
+    p.add_argument("--objective", choices=OBJECTIVES, default="edp",
+                   help="mapping objective of the backend's mapper (default: edp; see docs/characterization.md)")
     p.add_argument("--arch-dir", type=Path, default=Path("arch"), help="folder of SA class YAML (default: arch)")
     p.add_argument("--layers-dir", type=Path, default=Path("layers"), help="folder of model YAML (default: layers)")
     p.add_argument("--models", nargs="+", metavar="MODEL", help="models to include (default: all in --layers-dir)")
