@@ -233,6 +233,8 @@ def test_physical_bounds(cls):
         d["ideal_temporal_cycles"] + d["onchip_stall_cycles"] + d["onloading_cycles"] + d["offloading_cycles"]
     )
     assert r.energy_pj == pytest.approx(d["mac_energy_pj"] + d["onchip_memory_energy_pj"] + d["dram_energy_pj"])
+    # The ordering budget is what LOMA really evaluated.
+    assert d["mappings_evaluated"] == d["loma_orderings"] <= FAST["max_orderings"]
     assert d["dram_energy_pj"] == pytest.approx(
         (r.dram_read_bytes + r.dram_write_bytes) * 8 * sa.dram.energy_pj_per_bit
     )

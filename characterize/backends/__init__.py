@@ -6,7 +6,7 @@ from .base import OBJECTIVES, Backend, LayerCost
 BACKENDS = ("zigzag", "timeloop")
 
 
-def get_backend(name: str, objective: str = "latency", **settings) -> Backend:
+def get_backend(name: str, objective: str = "edp", **settings) -> Backend:
     """Instantiate a backend by name, after checking it is installed."""
     if name == "zigzag":
         from .zigzag_backend import ZigZagBackend as cls
