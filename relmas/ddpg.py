@@ -19,8 +19,11 @@ the loop is :func:`train`, seeds and logging are explicit. The pieces:
   ``bc-ddpg`` (this toolkit's) first imitates a heuristic expert
   (``imitate: edf-h`` by default) with DAgger-style behaviour cloning, then runs
   the same DDPG with a behaviour-cloning term in the actor loss (TD3+BC form,
-  ``bc_weight``), keeping the best policy by validation SLA rate. A later recipe
-  (imitation of MAGMA) plugs in as another name in :data:`RECIPES`.
+  ``bc_weight``), keeping the best policy by validation SLA rate. The expert is
+  never called live in the loop: the opening expert-driven episodes are computed
+  in a process pool and cached on disk, the queues of each DAgger round are
+  labelled in the same pool after the round (:mod:`relmas.labels`), and the RL
+  phase's BC term uses a separate batch of the buffer's labelled transitions.
 
 Why not TorchRL's replay buffer or DDPG loss: both assume fixed-shape tensors
 (or nested tensors) per transition, whereas each transition here is a pair of
@@ -89,10 +92,18 @@ class TrainConfig:
         imitation_updates: behaviour-cloning updates before RL.
         imitation_lr: Adam learning rate of behaviour cloning.
         imitation_updates_per_step: BC updates per environment step while imitating.
-        dagger: after the first imitation episode, every other episode is driven by the learner
-            (labelled by the expert), so that the actor also learns on the states it visits.
+        expert_episodes: expert-driven episodes that open the run when an expert is set (the
+            first workload seeds of the training stream); computed in a process pool and cached
+            on disk (:mod:`relmas.labels`), then added to the buffer with their updates.
+        dagger: after the expert episodes, imitation goes on in DAgger rounds: the learner drives
+            one episode (deterministic, no noise), the queues it visited are labelled by the
+            expert in the pool, and the labelled transitions are learnt from (False: further
+            expert-driven episodes instead).
+        label_workers: processes computing expert labels (0: one per CPU of the machine; the
+            workflow passes its job's threads); does not change what is learnt.
         bc_weight: weight of the behaviour-cloning loss in the RL actor loss (0: the paper's
-            loss -Q; > 0: -Q / mean|Q| + bc_weight * BC, as in TD3+BC).
+            loss -Q; > 0: -Q / mean|Q| + bc_weight * BC, as in TD3+BC, with BC computed on a
+            separate batch of labelled transitions of the buffer).
         sa_temperature: temperature of the SA scores u_m in the cross-entropy of BC.
         prio_temperature: temperature of the pairwise ranking loss on priorities in BC.
         critic_warmup_updates: critic-only updates on the imitation data before the first actor update.
@@ -103,9 +114,12 @@ class TrainConfig:
         charge_overhead: charge the policy's decision cost to its SA while training and
             validating: ``auto`` (when the policy table has this hidden size), ``on``, ``off``.
         checkpoint_every_s: write ``last.pt`` when this many seconds passed, at episode ends.
-        max_minutes: stop when the run's wall time reaches this, even mid-episode (the policy then
+        max_minutes: stop when the run's time (``budget_clock``) reaches this, even mid-episode (the policy then
             is validated and saved; None: no limit). A run stopped so is not bit-for-bit
             reproducible; raising the limit and re-running continues it.
+        budget_clock: what ``max_minutes`` counts: ``cpu`` (CPU time of the training process and its
+            label workers; the default, so that a run learns as much when the workflow puts several
+            jobs on one core as when it has the core to itself) or ``wall`` (wall-clock time).
         threads: torch intra-op threads.
         reward: the reward's coefficients.
     """
@@ -130,7 +144,9 @@ class TrainConfig:
     imitation_updates: int = 0
     imitation_lr: float = 1e-3
     imitation_updates_per_step: float = 2.0
+    expert_episodes: int = 4
     dagger: bool = True
+    label_workers: int = 0
     bc_weight: float = 0.0
     sa_temperature: float = 0.1
     prio_temperature: float = 0.1
@@ -142,6 +158,7 @@ class TrainConfig:
     charge_overhead: str = "auto"
     checkpoint_every_s: float = 60.0
     max_minutes: float | None = None
+    budget_clock: str = "cpu"
     threads: int = 1
     reward: RewardConfig = field(default_factory=RewardConfig)
 
@@ -152,12 +169,16 @@ class TrainConfig:
             raise ValueError(f"unknown recipe '{self.recipe}' (known: {', '.join(RECIPES)})")
         if self.hidden < 2 or self.hidden % 2:
             raise ValueError(f"hidden must be an even integer >= 2, got {self.hidden}")
+        if self.budget_clock not in ("cpu", "wall"):
+            raise ValueError("budget_clock must be cpu or wall")
         if self.charge_overhead not in ("auto", "on", "off"):
             raise ValueError("charge_overhead must be auto, on or off")
         if self.recipe == "bc-ddpg" and not self.imitate:
             raise ValueError("recipe bc-ddpg needs an expert: set imitate (e.g. edf-h)")
         if (self.imitation_updates > 0 or self.bc_weight > 0) and not self.imitate:
             raise ValueError("imitation_updates and bc_weight need an expert: set imitate (e.g. edf-h)")
+        if self.expert_episodes < 0 or self.label_workers < 0:
+            raise ValueError("expert_episodes and label_workers must be >= 0")
         for name in ("batch_size", "buffer_size", "val_seeds", "val_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")
@@ -223,6 +244,7 @@ class ReplayBuffer:
         self.F, self.G = int(num_features), int(num_outputs)
         self.items: list[Transition] = []
         self.pos = 0
+        self._has = np.zeros(self.capacity, dtype=bool)  # slot holds a labelled transition
 
     def __len__(self) -> int:
         return len(self.items)
@@ -232,11 +254,12 @@ class ReplayBuffer:
             self.items.append(t)
         else:
             self.items[self.pos] = t
+        self._has[self.pos] = t.sa is not None
         self.pos = (self.pos + 1) % self.capacity
 
     def labelled(self) -> np.ndarray:
         """Indices of transitions that carry expert labels."""
-        return np.array([i for i, t in enumerate(self.items) if t.sa is not None], dtype=np.int64)
+        return np.flatnonzero(self._has[:len(self.items)]).astype(np.int64)
 
     def sample(self, rng: np.random.Generator, n: int, among: np.ndarray | None = None) -> list[Transition]:
         pool = len(self.items) if among is None else len(among)
@@ -287,6 +310,8 @@ class ReplayBuffer:
             items.append(Transition(x[ox[i]:ox[i + 1]].copy(), a[oa[i]:oa[i + 1]].copy(), float(r[i]),
                                     x2[ox2[i]:ox2[i + 1]].copy(), bool(done[i]), p, s))
         self.capacity, self.pos, self.items = int(d["capacity"]), int(d["pos"]), items
+        self._has = np.zeros(self.capacity, dtype=bool)
+        self._has[:len(items)] = [t.sa is not None for t in items]
 
 
 # --------------------------------------------------------------------------- #
@@ -424,17 +449,23 @@ class Learner:
         self._step(self.critic_opt, loss, self.critic.parameters())
         return {"critic_loss": loss.item(), "q_mean": q.mean().item(), "target_mean": y.mean().item()}
 
-    def actor_update(self, b: Batch) -> dict[str, float]:
-        """One actor step: maximise Q(s, mu(s)) (plus the BC term when ``bc_weight`` > 0)."""
+    def actor_update(self, b: Batch, bc_batch: Batch | None = None) -> dict[str, float]:
+        """One actor step: maximise Q(s, mu(s)) (plus the BC term when ``bc_weight`` > 0).
+
+        The BC term is computed on ``bc_batch`` (labelled transitions, e.g. the aggregated expert
+        data of the buffer) when given, else on ``b`` when all of ``b`` is labelled.
+        """
         cfg = self.cfg
         self.critic.requires_grad_(False)
         try:
             out = self.actor(b.x, b.lx)
             q = self.critic(b.x, out, b.lx)
             info: dict[str, float] = {"q_pi": q.mean().item()}
-            if cfg.bc_weight > 0 and b.sa is not None:
+            lb = bc_batch if bc_batch is not None else b
+            if cfg.bc_weight > 0 and lb.sa is not None:
                 lam = 1.0 / q.abs().mean().detach().clamp(min=1e-6)
-                bc, binfo = bc_loss(out[:, 1:], b.prio, b.sa, b.mask, cfg.prio_temperature, cfg.sa_temperature)
+                lout = out[:, 1:] if lb is b else self.actor(lb.x, lb.lx)[:, 1:]
+                bc, binfo = bc_loss(lout, lb.prio, lb.sa, lb.mask, cfg.prio_temperature, cfg.sa_temperature)
                 loss = -lam * q.mean() + cfg.bc_weight * bc
                 info.update(binfo)
                 info["bc_loss"] = bc.item()
@@ -446,11 +477,11 @@ class Learner:
         info["actor_loss"] = loss.item()
         return info
 
-    def ddpg_update(self, b: Batch, update_actor: bool = True) -> dict[str, float]:
-        """Critic step, actor step, then Polyak update of both targets."""
+    def ddpg_update(self, b: Batch, update_actor: bool = True, bc_batch: Batch | None = None) -> dict[str, float]:
+        """Critic step, actor step (BC term on ``bc_batch``, see :meth:`actor_update`), then Polyak updates."""
         info = self.critic_update(b)
         if update_actor:
-            info.update(self.actor_update(b))
+            info.update(self.actor_update(b, bc_batch))
             soft_update(self.actor_t, self.actor, self.cfg.tau)
         soft_update(self.critic_t, self.critic, self.cfg.tau)
         return info
@@ -523,7 +554,7 @@ def derived_seeds(seed: int, stream: int, n: int) -> list[int]:
 
 
 CSV_FIELDS = ["update", "phase", "episode", "env_steps", "episode_reward", "episode_sla", "val_sla", "best_val_sla",
-              "actor_loss", "critic_loss", "bc_loss", "bc_sa_acc", "q_mean", "wall_s"]
+              "actor_loss", "critic_loss", "bc_loss", "bc_sa_acc", "q_mean", "wall_s", "cpu_s"]
 
 
 class _Log:
@@ -597,7 +628,7 @@ def evaluate(actor: Actor, spec: EncoderSpec, scen: Scenario, seeds: list[int], 
 
 
 #: Settings that may change between a run and its resumption (they do not change what is learnt).
-RESUMABLE_KEYS = ("max_minutes", "checkpoint_every_s", "threads")
+RESUMABLE_KEYS = ("max_minutes", "budget_clock", "checkpoint_every_s", "threads", "label_workers")
 
 
 def _meta_mismatch(a: dict[str, Any], b: dict[str, Any]) -> str | None:
@@ -619,7 +650,7 @@ def _meta_mismatch(a: dict[str, Any], b: dict[str, Any]) -> str | None:
 
 
 def train(cfg: TrainConfig, scen: Scenario, out_dir: str | Path, seed: int = 0, progress: bool = True,
-          stop_after_updates: int | None = None) -> TrainResult:
+          stop_after_updates: int | None = None, label_cache: str | Path | None = None) -> TrainResult:
     """Train (or resume) a RELMAS policy into ``out_dir``.
 
     Files written (all atomically): ``last.pt`` (full state: networks, optimisers,
@@ -635,6 +666,8 @@ def train(cfg: TrainConfig, scen: Scenario, out_dir: str | Path, seed: int = 0, 
         seed: seeds torch, the noise and sampling stream, and the workload seeds.
         progress: show a progress bar on stderr.
         stop_after_updates: stop (with a checkpoint) once this many updates are done; for tests.
+        label_cache: folder of the expert-episode cache (:func:`relmas.labels.expert_episodes`;
+            None: no cache, the expert episodes are computed on every run and resumption).
     """
     from tqdm import tqdm
 
@@ -653,7 +686,7 @@ def train(cfg: TrainConfig, scen: Scenario, out_dir: str | Path, seed: int = 0, 
     learner = Learner(spec, cfg)
     buf = ReplayBuffer(cfg.buffer_size, spec.num_features, spec.num_outputs)
     rng = np.random.default_rng([int(seed), 2])
-    st = {"episode": 0, "env_steps": 0, "bc_updates": 0, "warm_updates": 0, "rl_updates": 0, "wall_s": 0.0,
+    st = {"episode": 0, "env_steps": 0, "bc_updates": 0, "warm_updates": 0, "rl_updates": 0, "wall_s": 0.0, "cpu_s": 0.0,
           "best_val": -1.0, "best_update": -1, "last_val": -1, "finished": False, "imit_episode": 0}
 
     last = out / "last.pt"
@@ -677,7 +710,8 @@ def train(cfg: TrainConfig, scen: Scenario, out_dir: str | Path, seed: int = 0, 
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             raise InputError(last, "rng", f"random-generator state is malformed: {exc}") from None
         resume_step = st["bc_updates"] + st["warm_updates"] + st["rl_updates"]
-        time_up = cfg.max_minutes is not None and st["wall_s"] >= 60.0 * cfg.max_minutes
+        used = st.get("cpu_s", 0.0) if cfg.budget_clock == "cpu" else st["wall_s"]
+        time_up = cfg.max_minutes is not None and used >= 60.0 * cfg.max_minutes
         if st["finished"] or time_up:
             if progress:
                 why = "is already complete" if st["finished"] else \
@@ -703,6 +737,7 @@ def train(cfg: TrainConfig, scen: Scenario, out_dir: str | Path, seed: int = 0, 
     _ = train_seed_rng.integers(SEED_FLOOR, 2**31 - 1, size=st["episode"])
     sim = Simulator(scen.costs, scen.period)
     t_start = time.perf_counter() - st["wall_s"]
+    c_start = _cpu_seconds() - st.get("cpu_s", 0.0)
     last_ckpt = time.perf_counter()
     total = cfg.total_updates
     bar = tqdm(total=total, initial=resume_step or 0, desc="train", unit="upd", disable=not progress,
@@ -720,6 +755,7 @@ def train(cfg: TrainConfig, scen: Scenario, out_dir: str | Path, seed: int = 0, 
 
     def checkpoint(finished: bool = False) -> None:
         st["wall_s"] = time.perf_counter() - t_start
+        st["cpu_s"] = _cpu_seconds() - c_start
         st["finished"] = finished
         save_checkpoint(last, {
             "format": TRAIN_FORMAT, "meta": run_meta, "learner": learner.state_dict(), "state": dict(st),
@@ -744,108 +780,169 @@ def train(cfg: TrainConfig, scen: Scenario, out_dir: str | Path, seed: int = 0, 
             save_policy(out / "best.pt", learner.actor, spec, save_policy_meta)
         return sla
 
+    n_workers = cfg.label_workers or max(1, os.cpu_count() or 1)
+    needs_labels = cfg.imitation_updates > 0 or cfg.critic_warmup_updates > 0 or cfg.bc_weight > 0
+    n_expert = cfg.expert_episodes if expert is not None and needs_labels else 0
+    expert_eps: list[Any] = []  # the opening expert episodes, loaded (or computed) when first needed
     stop = timed_out = False
+
+    def time_is_up() -> bool:
+        used = _cpu_seconds() - c_start if cfg.budget_clock == "cpu" else time.perf_counter() - t_start
+        return cfg.max_minutes is not None and used >= 60.0 * cfg.max_minutes
+
+    def updates_after_step(stats: list[dict[str, float]]) -> None:
+        """The updates due after one environment step, for the current phase."""
+        ph = phase()
+        if ph == "imitation":
+            n = _due(st, "bc_updates", cfg.imitation_updates_per_step)
+            lab = buf.labelled()
+            for _ in range(min(n, cfg.imitation_updates - st["bc_updates"])):
+                if len(lab) == 0:
+                    break
+                stats.append(learner.bc_update(Batch(buf.sample(rng, cfg.batch_size, lab),
+                                                     spec.num_features, spec.num_outputs, False)))
+                st["bc_updates"] += 1
+                bar.update(1)
+        elif ph == "critic-warmup":
+            if len(buf) >= min(cfg.learning_starts, cfg.batch_size):
+                n = _due(st, "warm_updates", cfg.updates_per_step)
+                for _ in range(min(n, cfg.critic_warmup_updates - st["warm_updates"])):
+                    b = Batch(buf.sample(rng, cfg.batch_size), spec.num_features, spec.num_outputs)
+                    stats.append(learner.ddpg_update(b, update_actor=False))
+                    st["warm_updates"] += 1
+                    bar.update(1)
+        elif ph == "rl" and len(buf) >= cfg.learning_starts:
+            n = _due(st, "rl_updates", cfg.updates_per_step)
+            lab = buf.labelled() if cfg.bc_weight > 0 and n > 0 else None
+            for _ in range(min(n, cfg.rl_updates - st["rl_updates"])):
+                b = Batch(buf.sample(rng, cfg.batch_size), spec.num_features, spec.num_outputs)
+                bcb = None
+                if lab is not None and len(lab):  # TD3+BC on the aggregated expert data
+                    bcb = Batch(buf.sample(rng, cfg.batch_size, lab), spec.num_features, spec.num_outputs, False)
+                stats.append(learner.ddpg_update(b, bc_batch=bcb))
+                st["rl_updates"] += 1
+                bar.update(1)
+
+    def add(tr: Transition, stats: list[dict[str, float]]) -> bool:
+        """Store one transition and do the updates due; True when the episode must end here."""
+        nonlocal stop
+        k = cfg.max_seq
+        if k is not None:
+            tr = Transition(tr.x[:k + 1], tr.a[:k], tr.r, tr.x2[:k + 1], tr.done,
+                            None if tr.prio is None else tr.prio[:k], None if tr.sa is None else tr.sa[:k])
+        buf.add(tr)
+        st["env_steps"] += 1
+        updates_after_step(stats)
+        if stop_after_updates is not None and n_updates() >= stop_after_updates:
+            stop = True
+            return True
+        return phase() == "done" or time_is_up()  # every update done, or out of time: the episode is cut short
+
+    def from_expert(seeds: list[int]) -> Any:
+        from .labels import expert_episodes
+
+        res = expert_episodes(scen, spec, str(cfg.imitate), cfg.imitate_args, seeds, episode_jobs=cfg.episode_jobs,
+                              step_cost=step_cost, reward=cfg.reward, workers=n_workers, cache_dir=label_cache)
+        if progress and len(seeds) > 1:
+            print(f"relmas train: {len(seeds)} expert episodes ({cfg.imitate}): {res.computed} computed, "
+                  f"{res.loaded} from the cache" + (f" {label_cache}" if label_cache is not None else ""),
+                  file=sys.stderr)
+        return res
+
     try:
         if resume_step is None:
             v = validate()  # the untrained (random) actor: the curve's first point
             log.row({"update": 0, "phase": "init", "episode": 0, "env_steps": 0, "val_sla": v,
-                     "best_val_sla": st["best_val"], "wall_s": 0.0})
+                     "best_val_sla": st["best_val"], "wall_s": 0.0, "cpu_s": 0.0})
             checkpoint()
         while not stop and phase() != "done":
             wl_seed = int(train_seed_rng.integers(SEED_FLOOR, 2**31 - 1))
-            wl = scen.make_workload(wl_seed, cfg.episode_jobs)
-            sim.reset(wl)
-            if expert is not None:
-                expert.reset(wl_seed)
             ph0 = phase()
-            learner_drives = expert is None or ph0 not in ("imitation", "critic-warmup") or (
-                cfg.dagger and st["imit_episode"] % 2 == 1)
             ep_reward, stats = 0.0, []
-            rq = sim.observe()
-            while rq is not None:
-                if step_cost is not None and rq.size:
-                    sim.charge_overhead(ov_sa, (rq.size + 1) * step_cost.cycles, (rq.size + 1) * step_cost.energy_pj)
-                x, order = encode(rq, spec)
-                labels = None
-                ph = phase()
-                if expert is not None and (ph in ("imitation", "critic-warmup") or cfg.bc_weight > 0):
-                    ep_prio, ep_sa = expert.schedule(rq)
-                    labels = expert_targets(ep_prio, ep_sa, order)
-                if ph in ("imitation", "critic-warmup") and not learner_drives:
-                    prio, sa = ep_prio, ep_sa
-                    a = expert_action(labels[0], labels[1], M)
+            ep_sla: float | None = None
+            if st["episode"] < n_expert or (expert is not None and ph0 == "imitation" and not cfg.dagger):
+                # expert-driven episode: computed in the label pool, or loaded from the cache
+                if st["episode"] < n_expert:
+                    if not expert_eps:
+                        expert_eps.append(from_expert(derived_seeds(seed, 0, n_expert)))
+                    res, i = expert_eps[0], st["episode"]
                 else:
+                    res, i = from_expert([wl_seed]), 0
+                trs = res.episodes[i]
+                complete = True
+                for j, tr in enumerate(trs):
+                    ep_reward += tr.r
+                    if add(tr, stats):
+                        complete = j == len(trs) - 1
+                        break
+                if complete:
+                    ep_sla = res.sla[i]
+            else:
+                # learner-driven: a DAgger round while imitating (labelled afterwards, in the pool), else DDPG
+                dagger_round = expert is not None and ph0 == "imitation"
+                sim.reset(scen.make_workload(wl_seed, cfg.episode_jobs))
+                pending: list[Transition] = []
+                visited: list[Any] = []
+                rq = sim.observe()
+                while rq is not None:
+                    if step_cost is not None and rq.size:
+                        sim.charge_overhead(ov_sa, (rq.size + 1) * step_cost.cycles,
+                                            (rq.size + 1) * step_cost.energy_pj)
+                    x, order = encode(rq, spec)
+                    if dagger_round:
+                        visited.append(copy.deepcopy(rq))
                     with torch.no_grad():
                         a = learner.actor(torch.from_numpy(x)[None])[0, 1:].numpy()
-                    if ph == "rl":
+                    if not dagger_round and phase() == "rl":
                         a = np.clip(a + rng.normal(0.0, cfg.exploration_noise, size=a.shape), -1.0, 1.0)
                     a = a.astype(np.float32)
                     prio, sa = decode(a, order, rq.size)
-                info = sim.step(prio, sa, simulate_out=True, residual_queue=True)
-                r = step_reward(info, cfg.reward)
-                ep_reward += r
-                x2, _ = encode(info.residual_rq, spec)
-                k = cfg.max_seq
-                tr = Transition(x if k is None else x[:k + 1], a if k is None else a[:k], r,
-                                x2 if k is None else x2[:k + 1], bool(info.done),
-                                None if labels is None else (labels[0] if k is None else labels[0][:k]),
-                                None if labels is None else (labels[1] if k is None else labels[1][:k]))
-                buf.add(tr)
-                st["env_steps"] += 1
-                # updates due after this step
-                ph = phase()
-                if ph == "imitation":
-                    n = _due(st, "bc_updates", cfg.imitation_updates_per_step)
-                    lab = buf.labelled()
-                    for _ in range(min(n, cfg.imitation_updates - st["bc_updates"])):
-                        if len(lab) == 0:
+                    info = sim.step(prio, sa, simulate_out=True, residual_queue=True)
+                    r = step_reward(info, cfg.reward)
+                    x2, _ = encode(info.residual_rq, spec)
+                    tr = Transition(x, a, r, x2, bool(info.done))
+                    if dagger_round:
+                        pending.append(tr)
+                        if time_is_up():
+                            pending = []  # out of time: the round is dropped unlabelled
                             break
-                        stats.append(learner.bc_update(Batch(buf.sample(rng, cfg.batch_size, lab),
-                                                             spec.num_features, spec.num_outputs, False)))
-                        st["bc_updates"] += 1
-                        bar.update(1)
-                elif ph == "critic-warmup":
-                    if len(buf) >= min(cfg.learning_starts, cfg.batch_size):
-                        n = _due(st, "warm_updates", cfg.updates_per_step)
-                        for _ in range(min(n, cfg.critic_warmup_updates - st["warm_updates"])):
-                            b = Batch(buf.sample(rng, cfg.batch_size), spec.num_features, spec.num_outputs)
-                            stats.append(learner.ddpg_update(b, update_actor=False))
-                            st["warm_updates"] += 1
-                            bar.update(1)
-                elif ph == "rl" and len(buf) >= cfg.learning_starts:
-                    n = _due(st, "rl_updates", cfg.updates_per_step)
-                    for _ in range(min(n, cfg.rl_updates - st["rl_updates"])):
-                        b = Batch(buf.sample(rng, cfg.batch_size), spec.num_features, spec.num_outputs)
-                        stats.append(learner.ddpg_update(b))
-                        st["rl_updates"] += 1
-                        bar.update(1)
-                if stop_after_updates is not None and n_updates() >= stop_after_updates:
-                    stop = True
-                    break
-                if phase() == "done" or (cfg.max_minutes is not None
-                                         and time.perf_counter() - t_start >= 60.0 * cfg.max_minutes):
-                    break  # every update done, or out of time: the episode is cut short
-                rq = sim.observe()
+                    else:
+                        ep_reward += r
+                        if add(tr, stats):
+                            break
+                    rq = sim.observe()
+                complete = sim.done
+                if dagger_round and pending:
+                    from .labels import label_queues
+
+                    labels = label_queues(visited, spec, str(cfg.imitate), cfg.imitate_args, wl_seed, n_workers)
+                    for j, (tr, (p, s)) in enumerate(zip(pending, labels)):
+                        tr.prio, tr.sa = p, s
+                        ep_reward += tr.r
+                        if add(tr, stats):
+                            complete = j == len(pending) - 1
+                            break
+                if complete:
+                    ep_sla = sim.result().sla_rate
             if stop:
                 break  # like a kill: nothing after the last checkpoint is kept
-            cut = not sim.done
             st["episode"] += 1
             if ph0 in ("imitation", "critic-warmup"):
                 st["imit_episode"] += 1
             row: dict[str, Any] = {"update": n_updates(), "phase": ph0, "episode": st["episode"],
                                    "env_steps": st["env_steps"], "episode_reward": ep_reward,
-                                   "episode_sla": None if cut else sim.result().sla_rate}
+                                   "episode_sla": ep_sla}
             for key in ("actor_loss", "critic_loss", "bc_loss", "bc_sa_acc", "q_mean"):
                 vals = [s[key] for s in stats if key in s]
                 row[key] = float(np.mean(vals)) if vals else None
             done_now = phase() == "done"
-            time_up = not done_now and cfg.max_minutes is not None and \
-                time.perf_counter() - t_start >= 60.0 * cfg.max_minutes
+            time_up = not done_now and time_is_up()
             if n_updates() - st["last_val"] >= cfg.val_every or done_now or time_up or (
                     ph0 == "imitation" and phase() != "imitation"):
                 row["val_sla"] = validate()
             row["best_val_sla"] = st["best_val"]
             row["wall_s"] = time.perf_counter() - t_start
+            row["cpu_s"] = _cpu_seconds() - c_start
             log.row(row)
             bar.set_postfix(phase=phase(), val=f"{st['best_val']:.3f}")
             if time_up:
@@ -866,6 +963,12 @@ def train(cfg: TrainConfig, scen: Scenario, out_dir: str | Path, seed: int = 0, 
         _plot(out)
     return TrainResult(out, st["best_val"], st["best_update"], n_updates(), st["episode"], st["env_steps"],
                        time.perf_counter() - t_start, bool(st.get("finished")), log.rows)
+
+
+def _cpu_seconds() -> float:
+    """CPU seconds of this process and of its finished children (the label pools, shut down after each use)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 def _due(st: dict[str, Any], key: str, per_step: float) -> int:

@@ -205,7 +205,7 @@ def test_training_is_deterministic_and_resumes_exactly(tmp_path):
         assert torch.equal(wa["actor"][k], wc["actor"][k])
     for k in wa["critic"]:
         assert torch.equal(wa["critic"][k], wc["critic"][k])
-    strip = lambda rows: [{k: v for k, v in r.items() if k != "wall_s"} for r in rows]  # noqa: E731
+    strip = lambda rows: [{k: v for k, v in r.items() if k not in ("wall_s", "cpu_s")} for r in rows]  # noqa: E731
     import csv
     rows = lambda d: list(csv.DictReader(open(tmp_path / d / "metrics.csv")))  # noqa: E731
     assert strip(rows("a")) == strip(rows("c"))
@@ -270,3 +270,21 @@ def test_time_limit_stops_mid_episode_and_a_larger_limit_continues(tmp_path):
     assert again.updates == r.updates and not again.finished
     more = train(TrainConfig(**{**TINY, "max_minutes": 60.0}), scenario(), tmp_path, seed=0, progress=False)
     assert more.finished and more.updates == cfg.total_updates
+
+
+@pytest.mark.parametrize("clock", ["cpu", "wall"])
+def test_time_limit_counts_the_chosen_clock_and_both_are_logged(tmp_path, clock):
+    cfg = TrainConfig(**{**TINY, "max_minutes": 1e-4, "budget_clock": clock})
+    r = train(cfg, scenario(), tmp_path, seed=0, progress=False)
+    assert not r.finished
+    import csv
+    rows = list(csv.DictReader(open(tmp_path / "metrics.csv")))
+    last = rows[-1]
+    used = float(last["cpu_s"] if clock == "cpu" else last["wall_s"])
+    assert used >= 60 * 1e-4
+    assert float(last["wall_s"]) > 0 and float(last["cpu_s"]) > 0
+
+
+def test_unknown_budget_clock_is_refused():
+    with pytest.raises(InputError, match="budget_clock"):
+        TrainConfig.from_dict({**TINY, "budget_clock": "moon"})

@@ -43,6 +43,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "(default outputs/tables/policy.csv)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override one train setting, e.g. --set hidden=128 --set reward.delta=0.02 (YAML values)")
+    p.add_argument("--label-cache", type=Path, default=Path("outputs/cache/labels"), metavar="DIR",
+                   help="cache of the expert's episodes (bc-ddpg), reused across runs and resumptions "
+                   "(default outputs/cache/labels)")
+    p.add_argument("--label-workers", type=int, default=None, metavar="N",
+                   help="processes computing expert labels (overrides train.label_workers; 0: one per CPU)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_scenario_options(p)
     p.set_defaults(func=run)
@@ -86,6 +91,10 @@ def run(args: argparse.Namespace) -> int:
 
     cfg, costs = scenario(args)
     tcfg = train_config(cfg, args.recipe, args.set)
+    if args.label_workers is not None:
+        if args.label_workers < 0:
+            raise InputError("--label-workers", "", "must be >= 0")
+        tcfg.label_workers = int(args.label_workers)
     wcfg = workload_config(cfg, args.workload)
     periods = cfg.get("period_cycles") or {}
     if args.workload not in periods:
@@ -100,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
             "system": costs.system, "workload_config": wcfg.model_dump(mode="json")}
     scen = Scenario(costs=costs, period=period, make_workload=make_workload, meta=meta,
                     policy_table=args.policy_table)
-    res = train(tcfg, scen, args.output, seed=args.seed, progress=not args.no_progress)
+    res = train(tcfg, scen, args.output, seed=args.seed, progress=not args.no_progress, label_cache=args.label_cache)
     state = "finished" if res.finished else "stopped"
     print(f"relmas train: {state} after {res.updates} updates, {res.episodes} episodes, {res.wall_s / 60:.1f} min; "
           f"best validation SLA rate {res.best_val_sla:.3f} at update {res.best_update}; policy: "

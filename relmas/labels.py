@@ -1,0 +1,346 @@
+"""Expert labels for imitation (``bc-ddpg``): computed in parallel, cached on disk, reused across reruns.
+
+Why: the expert of the ``bc-ddpg`` recipe (``edf-h``, or ``magma-seeded`` with a
+genetic search per decision) used to be called live at every environment step,
+one decision at a time, in the training process. MAGMA labels cost tens to
+hundreds of milliseconds each and dominated the run. Two facts make them cheap
+to reuse and easy to parallelise:
+
+* An **expert-driven episode** depends only on the scenario, the workload seed,
+  the expert and its settings, the encoder, the decision-overhead charge and
+  the reward; not on the learner. :func:`expert_episodes` computes such episodes
+  in a process pool and caches each in ``<cache_dir>/<key>/<seed>.npz`` (plain
+  numpy arrays, no pickle, written atomically), where ``key`` (:func:`episode_key`)
+  is a sha256 of a canonical JSON of everything that determines the episode. A
+  rerun (same or other training seed, resumption) loads them instead.
+* The **DAgger labels** of the queues the learner visited do depend on the
+  learner, but the queues of one episode are independent of one another once
+  visited: :func:`label_queues` labels them in the same pool. Before labelling
+  queue ``i`` the expert is reset with :func:`label_seed` ``(episode seed, i)``,
+  so the labels do not depend on the number of workers.
+
+The pool uses the ``fork`` start method and reads its task context (scenario,
+expert) from a module global set before the pool is made, so the scenario's
+closures (its workload generator) need no pickling.
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import hashlib
+import json
+import math
+import multiprocessing as mp
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+#: Version of the cached episode layout; part of the key, so a layout change never reads old files.
+CACHE_VERSION = 1
+
+# The task context of the pool's workers (inherited through fork), or of the in-process path.
+_CTX: dict[str, Any] = {}
+
+
+@dataclass
+class ExpertEpisodes:
+    """Result of :func:`expert_episodes`.
+
+    Attributes:
+        episodes: per seed (in the order given), its transitions (untruncated; ``prio``/``sa`` set).
+        sla: per seed, the episode's SLA rate under the expert.
+        computed: episodes simulated by this call.
+        loaded: episodes read from the cache.
+        key: the cache key (sha256 hex).
+    """
+
+    episodes: list[list[Any]]
+    sla: list[float]
+    computed: int
+    loaded: int
+    key: str
+
+
+# --------------------------------------------------------------------------- #
+# Cache key
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, Path):
+        return str(x)
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    if x is None or isinstance(x, (bool, int, float, str)):
+        return x
+    return repr(x)
+
+
+def episode_key(scen: Any, spec: Any, expert: str, expert_args: dict[str, Any], episode_jobs: int | None,
+                step_cost: Any, reward: Any) -> str:
+    """The cache key of expert-driven episodes: sha256 of a canonical JSON of what determines them.
+
+    Args:
+        scen: :class:`relmas.ddpg.Scenario` (its ``meta`` and ``period``; the file named by
+            ``meta["table"]`` is hashed by content when it exists).
+        spec: :class:`relmas.policy.EncoderSpec`.
+        expert, expert_args: the expert scheduler's name and keyword arguments.
+        episode_jobs: jobs per episode (None: the workload set's).
+        step_cost: :class:`relmas.policy.StepCost` charged per decision step, or None.
+        reward: :class:`relmas.reward.RewardConfig`.
+    """
+    meta = dict(scen.meta)
+    table = meta.get("table")
+    table_sha = None
+    if isinstance(table, (str, Path)) and str(table):
+        try:
+            if Path(table).is_file():
+                table_sha = _file_sha256(Path(table))
+        except OSError:
+            table_sha = None
+    doc = {
+        "version": CACHE_VERSION,
+        "scenario": meta,
+        "table_sha256": table_sha,
+        "period": float(scen.period),
+        "episode_jobs": None if episode_jobs is None else int(episode_jobs),
+        "expert": str(expert),
+        "expert_args": dict(expert_args or {}),
+        "encoder": spec.to_dict(),
+        "step_cost": None if step_cost is None else [float(step_cost.cycles), float(step_cost.energy_pj)],
+        "reward": reward.to_dict() if hasattr(reward, "to_dict") else reward,
+    }
+    text = json.dumps(_jsonable(doc), sort_keys=True, separators=(",", ":"), allow_nan=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------- #
+# One expert-driven episode, and its file
+
+
+def _run_episode(seed: int) -> dict[str, np.ndarray]:
+    """Simulate one expert-driven episode of the context's scenario; flat arrays (the cache layout)."""
+    from .ddpg import expert_action, expert_targets
+    from .policy import encode
+    from .reward import step_reward
+    from .scheduler import get_scheduler
+    from .sim.simulator import Simulator
+
+    c = _CTX
+    scen, spec, step_cost, ov_sa = c["scen"], c["spec"], c["step_cost"], c["ov_sa"]
+    expert = get_scheduler(c["expert"], **c["expert_args"])
+    sim = Simulator(scen.costs, scen.period)
+    sim.reset(scen.make_workload(int(seed), c["episode_jobs"]))
+    expert.reset(int(seed))
+    xs, x2s, acts, rs, dones, prios, sas = [], [], [], [], [], [], []
+    rq = sim.observe()
+    while rq is not None:
+        if step_cost is not None and rq.size:
+            sim.charge_overhead(ov_sa, (rq.size + 1) * step_cost.cycles, (rq.size + 1) * step_cost.energy_pj)
+        x, order = encode(rq, spec)
+        prio, sa = expert.schedule(rq)
+        pt, st = expert_targets(prio, sa, order)
+        a = expert_action(pt, st, spec.num_sas)
+        info = sim.step(prio, sa, simulate_out=True, residual_queue=True)
+        r = step_reward(info, c["reward"])
+        x2, _ = encode(info.residual_rq, spec)
+        xs.append(x), x2s.append(x2), acts.append(a), rs.append(r), dones.append(bool(info.done))
+        prios.append(pt), sas.append(st)
+        rq = sim.observe()
+    F_, G = spec.num_features, spec.num_outputs
+    cat = lambda arrs, shape, dt: np.concatenate(arrs).astype(dt) if arrs else np.zeros(shape, dt)  # noqa: E731
+    return {
+        "len_x": np.array([x.shape[0] for x in xs], np.int64),
+        "len_x2": np.array([x.shape[0] for x in x2s], np.int64),
+        "x": cat(xs, (0, F_), np.float32), "x2": cat(x2s, (0, F_), np.float32),
+        "a": cat(acts, (0, G), np.float32), "r": np.array(rs, np.float64), "done": np.array(dones, np.bool_),
+        "prio": cat(prios, (0,), np.float32), "sa": cat(sas, (0,), np.int64),
+        "sla": np.array(sim.result().sla_rate, np.float64),
+    }
+
+
+def _unpack(d: dict[str, np.ndarray], F_: int, G: int) -> list[Any]:
+    """Transitions of the flat arrays of one episode; ValueError when they are inconsistent."""
+    from .ddpg import Transition
+
+    lx, lx2 = d["len_x"].astype(np.int64), d["len_x2"].astype(np.int64)
+    n = lx.shape[0]
+    if lx2.shape[0] != n or d["r"].shape[0] != n or d["done"].shape[0] != n or (n and lx.min() < 1):
+        raise ValueError("episode arrays disagree in length")
+    ox = np.concatenate([[0], np.cumsum(lx)])
+    ox2 = np.concatenate([[0], np.cumsum(lx2)])
+    oa = np.concatenate([[0], np.cumsum(lx - 1)])
+    x, x2, a, prio, sa = d["x"], d["x2"], d["a"], d["prio"], d["sa"]
+    if (x.shape != (ox[-1], F_) or x2.shape != (ox2[-1], F_) or a.shape != (oa[-1], G)
+            or prio.shape != (oa[-1],) or sa.shape != (oa[-1],) or d["sla"].shape != ()):
+        raise ValueError("episode arrays have the wrong shapes")
+    return [Transition(x[ox[i]:ox[i + 1]].copy(), a[oa[i]:oa[i + 1]].copy(), float(d["r"][i]),
+                       x2[ox2[i]:ox2[i + 1]].copy(), bool(d["done"][i]), prio[oa[i]:oa[i + 1]].copy(),
+                       sa[oa[i]:oa[i + 1]].copy()) for i in range(n)]
+
+
+_FIELDS = ("len_x", "len_x2", "x", "x2", "a", "r", "done", "prio", "sa", "sla")
+
+
+def _load(path: Path, F_: int, G: int) -> tuple[list[Any], float] | None:
+    """The cached episode at ``path``; None when missing, unreadable or malformed."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            d = {k: z[k] for k in _FIELDS}
+        return _unpack(d, F_, G), float(d["sla"])
+    except Exception:  # noqa: BLE001 - any unreadable or malformed file is recomputed
+        return None
+
+
+def _save(path: Path, d: dict[str, np.ndarray]) -> None:
+    """Write ``d`` to ``path`` atomically (temporary file in the same folder, then os.replace)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".npz.tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, **d)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+# --------------------------------------------------------------------------- #
+# Pool
+
+
+def _map(fn: Any, items: Sequence[Any], workers: int, ctx: dict[str, Any]) -> list[Any]:
+    """``[fn(i) for i in items]`` with ``_CTX = ctx``, in ``workers`` forked processes (1: in-process)."""
+    global _CTX
+    prev = _CTX
+    _CTX = ctx
+    try:
+        workers = max(1, min(int(workers), len(items)))
+        if workers == 1:
+            return [fn(i) for i in items]
+        chunk = max(1, math.ceil(len(items) / (4 * workers)))
+        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as ex:
+            return list(ex.map(fn, items, chunksize=chunk))
+    finally:
+        _CTX = prev
+
+
+def expert_episodes(scen: Any, spec: Any, expert: str, expert_args: dict[str, Any], seeds: Iterable[int], *,
+                    episode_jobs: int | None, step_cost: Any, reward: Any, workers: int = 1,
+                    cache_dir: str | Path | None = None) -> ExpertEpisodes:
+    """Expert-driven episodes of the imitation phase, one per workload seed, from the cache or computed.
+
+    Each step is exactly what the training loop's expert-driven episodes did: the policy's decision
+    cost charged (``sim.charge_overhead``) when ``step_cost`` is given, the RQ encoded, the expert's
+    decision taken (the expert is ``reset(seed)`` before the episode), ``sim.step(prio, sa,
+    simulate_out=True, residual_queue=True)``, :func:`relmas.reward.step_reward`, and the residual
+    RQ encoded as s'. The transitions hold a = ``expert_action`` of the labels and the labels.
+
+    Args:
+        scen: :class:`relmas.ddpg.Scenario`.
+        spec: :class:`relmas.policy.EncoderSpec` of ``scen.costs``.
+        expert, expert_args: expert scheduler name (see :func:`relmas.scheduler.get_scheduler`) and arguments.
+        seeds: workload seeds (the expert is reset with the same seed).
+        episode_jobs: jobs per episode (None: the workload set's).
+        step_cost: decision-overhead charge per step (:class:`relmas.policy.StepCost`) or None.
+        reward: :class:`relmas.reward.RewardConfig`.
+        workers: processes computing missing episodes (1: in this process, no pool).
+        cache_dir: cache root (None: no cache); episodes go to ``<cache_dir>/<key>/<seed>.npz``.
+            An unreadable or malformed file is recomputed and overwritten.
+    """
+    from .policy import RelmasScheduler
+
+    seeds = [int(s) for s in seeds]
+    key = episode_key(scen, spec, expert, expert_args, episode_jobs, step_cost, reward)
+    F_, G = spec.num_features, spec.num_outputs
+    folder = None if cache_dir is None else Path(cache_dir) / key
+    got: dict[int, tuple[list[Any], float]] = {}
+    if folder is not None:
+        for s in dict.fromkeys(seeds):
+            hit = _load(folder / f"{s}.npz", F_, G)
+            if hit is not None:
+                got[s] = hit
+    loaded = len(got)
+    todo = [s for s in dict.fromkeys(seeds) if s not in got]
+    if todo:
+        ctx = {"scen": scen, "spec": spec, "expert": expert, "expert_args": dict(expert_args or {}),
+               "episode_jobs": episode_jobs, "step_cost": step_cost, "reward": reward,
+               "ov_sa": RelmasScheduler.policy_sa(scen.costs) if step_cost is not None else None}
+        for s, d in zip(todo, _map(_run_episode, todo, workers, ctx)):
+            if folder is not None:
+                _save(folder / f"{s}.npz", d)
+            got[s] = (_unpack(d, F_, G), float(d["sla"]))
+    return ExpertEpisodes([got[s][0] for s in seeds], [got[s][1] for s in seeds], len(todo), loaded, key)
+
+
+# --------------------------------------------------------------------------- #
+# DAgger labels of visited queues
+
+
+def label_seed(episode_seed: int, step: int) -> int:
+    """The seed the expert is reset with before labelling step ``step`` of the episode of ``episode_seed``."""
+    rng = np.random.default_rng([int(episode_seed), int(step), 0x1ABE1])
+    return int(rng.integers(0, 2**31 - 1))
+
+
+def _label_one(item: tuple[int, Any]) -> tuple[np.ndarray, np.ndarray]:
+    from .ddpg import expert_targets
+    from .policy import encode
+
+    seed, rq = item
+    c = _CTX
+    ex = c.get("_expert")
+    if ex is None:
+        ex = c["_expert"] = _make_expert(c)
+    ex.reset(int(seed))
+    prio, sa = ex.schedule(rq)
+    _, order = encode(rq, c["spec"])
+    return expert_targets(prio, sa, order)
+
+
+def _make_expert(c: dict[str, Any]) -> Any:
+    from .scheduler import get_scheduler
+
+    return get_scheduler(c["expert"], **c["expert_args"])
+
+
+def label_queues(queues: Sequence[Any], spec: Any, expert: str, expert_args: dict[str, Any], episode_seed: int,
+                 workers: int = 1) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Expert labels of ready queues visited by the learner, in encoding order.
+
+    Queue ``i`` is labelled by the expert reset with ``label_seed(episode_seed, i)``, so the result
+    does not depend on ``workers``.
+
+    Args:
+        queues: the visited :class:`relmas.scheduler.ReadyQueue` s (copies taken when visited, with the
+            decision overhead already charged), in step order.
+        spec: :class:`relmas.policy.EncoderSpec` (for the encoding order).
+        expert, expert_args: expert scheduler name and arguments.
+        episode_seed: the episode's workload seed.
+        workers: processes (1: in this process, no pool).
+
+    Returns:
+        Per queue, :func:`relmas.ddpg.expert_targets`: (priority targets in [-1, 1], SA indices).
+    """
+    items = [(label_seed(episode_seed, i), q) for i, q in enumerate(queues)]
+    ctx = {"spec": spec, "expert": expert, "expert_args": dict(expert_args or {})}
+    return _map(_label_one, items, workers, ctx)

@@ -1,0 +1,150 @@
+"""Expert labels: parallel computation, on-disk cache by key, reuse across reruns (relmas.labels)."""
+from __future__ import annotations
+
+import copy
+import csv
+
+import numpy as np
+import pytest
+
+from relmas import labels as L
+from relmas.ddpg import TrainConfig, derived_seeds, expert_targets, train
+from relmas.policy import EncoderSpec, encode
+from relmas.reward import RewardConfig
+from relmas.scheduler import get_scheduler
+from relmas.sim.simulator import Simulator
+from test_ddpg import TINY, scenario
+
+MAGMA = ("magma-seeded", {"generations": 2, "population": 4})
+SEEDS = [11, 12, 13]
+
+
+def _episodes(cache=None, workers=1, expert=("edf-h", {}), seeds=SEEDS, scen=None):
+    scen = scen or scenario(jobs=8)
+    spec = EncoderSpec.from_costs(scen.costs)
+    return L.expert_episodes(scen, spec, expert[0], expert[1], seeds, episode_jobs=None, step_cost=None,
+                             reward=RewardConfig(), workers=workers, cache_dir=cache)
+
+
+def _same(a, b):
+    assert len(a.episodes) == len(b.episodes) and a.sla == b.sla
+    for ea, eb in zip(a.episodes, b.episodes):
+        assert len(ea) == len(eb) and len(ea) > 0
+        for ta, tb in zip(ea, eb):
+            for f in ("x", "a", "x2", "prio", "sa"):
+                assert np.array_equal(getattr(ta, f), getattr(tb, f)), f
+            assert ta.r == tb.r and ta.done == tb.done
+
+
+def test_second_call_loads_everything_from_the_cache(tmp_path):
+    first = _episodes(tmp_path)
+    assert (first.computed, first.loaded) == (3, 0)
+    files = sorted(p.name for p in (tmp_path / first.key).iterdir())
+    assert files == [f"{s}.npz" for s in SEEDS]  # no temporary file left behind
+    again = _episodes(tmp_path)
+    assert (again.computed, again.loaded) == (0, 3) and again.key == first.key
+    _same(first, again)
+    assert all(ep[-1].done for ep in first.episodes)
+    assert all(t.sa is not None and t.a.shape[0] == t.x.shape[0] - 1 == t.sa.shape[0]
+               for ep in first.episodes for t in ep)
+
+
+def test_the_worker_count_does_not_change_the_episodes():
+    _same(_episodes(workers=1, expert=MAGMA, seeds=SEEDS[:2]), _episodes(workers=2, expert=MAGMA, seeds=SEEDS[:2]))
+
+
+def test_the_key_covers_the_expert_and_the_scenario():
+    scen = scenario(jobs=8)
+    spec = EncoderSpec.from_costs(scen.costs)
+    key = lambda name, args, **kw: L.episode_key(scen, spec, name, args, kw.get("jobs"), None,  # noqa: E731
+                                                 kw.get("reward", RewardConfig()))
+    base = key(*MAGMA)
+    assert base == key(*MAGMA)
+    assert base != key(MAGMA[0], {"generations": 3, "population": 4})
+    assert base != key("edf-h", {})
+    assert base != key(*MAGMA, jobs=5)
+    assert base != key(*MAGMA, reward=RewardConfig(delta=0.5))
+
+
+def test_the_key_hashes_the_table_content(tmp_path):
+    table = tmp_path / "t.csv"
+    table.write_text("a\n1\n")
+    scen = scenario(jobs=8)
+    scen.meta = {**scen.meta, "table": str(table)}
+    spec = EncoderSpec.from_costs(scen.costs)
+    k1 = L.episode_key(scen, spec, "edf-h", {}, None, None, RewardConfig())
+    table.write_text("a\n2\n")
+    assert L.episode_key(scen, spec, "edf-h", {}, None, None, RewardConfig()) != k1
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "empty"])
+def test_a_damaged_cache_file_is_recomputed(tmp_path, damage):
+    first = _episodes(tmp_path)
+    f = tmp_path / first.key / f"{SEEDS[1]}.npz"
+    data = f.read_bytes()
+    f.write_bytes({"truncate": data[:len(data) // 2], "garbage": b"not a zip" * 10, "empty": b""}[damage])
+    again = _episodes(tmp_path)
+    assert (again.computed, again.loaded) == (1, 2)
+    _same(first, again)
+    assert f.read_bytes() == data  # overwritten with the good episode
+    assert _episodes(tmp_path).computed == 0
+
+
+def test_label_queues_match_the_expert_reset_with_the_per_queue_seed():
+    scen = scenario(jobs=8)
+    spec = EncoderSpec.from_costs(scen.costs)
+    sim, driver = Simulator(scen.costs, scen.period), get_scheduler("fcfs-h")
+    sim.reset(scen.make_workload(7, None))
+    queues = []
+    while (rq := sim.observe()) is not None:
+        queues.append(copy.deepcopy(rq))
+        sim.step(*driver.schedule(rq), simulate_out=False)
+    assert len(queues) >= 3
+    got1 = L.label_queues(queues, spec, *MAGMA, episode_seed=99, workers=1)
+    got2 = L.label_queues(queues, spec, *MAGMA, episode_seed=99, workers=2)
+    expert = get_scheduler(MAGMA[0], **MAGMA[1])
+    for i, q in enumerate(queues):
+        expert.reset(L.label_seed(99, i))
+        p, s = expert.schedule(q)
+        want = expert_targets(p, s, encode(q, spec)[1])
+        for got in (got1, got2):
+            assert np.array_equal(got[i][0], want[0]) and np.array_equal(got[i][1], want[1])
+    assert L.label_seed(99, 0) != L.label_seed(99, 1) and L.label_seed(99, 0) != L.label_seed(98, 0)
+
+
+def _rows(d):
+    with open(d / "metrics.csv", newline="") as fh:
+        return [{k: v for k, v in r.items() if k not in ("wall_s", "cpu_s")} for r in csv.DictReader(fh)]
+
+
+def test_training_reuses_the_cached_expert_episodes(tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    cfg = TrainConfig(**{**TINY, "expert_episodes": 2, "imitation_updates": 80, "label_workers": 2})
+    a = train(cfg, scenario(), tmp_path / "a", seed=4, progress=False, label_cache=cache)
+    assert a.finished and a.updates == cfg.total_updates
+    (key_dir,) = cache.iterdir()
+    assert sorted(p.name for p in key_dir.iterdir()) == sorted(f"{s}.npz" for s in derived_seeds(4, 0, 2))
+    phases = [r["phase"] for r in a.history]
+    assert phases.count("imitation") >= 3  # the two expert episodes, then DAgger rounds
+
+    def no_expert_run(seed):  # the second run must not simulate an expert episode
+        raise AssertionError("expert episode recomputed")
+
+    monkeypatch.setattr(L, "_run_episode", no_expert_run)
+    cfg1 = TrainConfig(**{**TINY, "expert_episodes": 2, "imitation_updates": 80, "label_workers": 1})
+    b = train(cfg1, scenario(), tmp_path / "b", seed=4, progress=False, label_cache=cache)
+    assert b.finished
+    assert _rows(tmp_path / "a") == _rows(tmp_path / "b")
+    # interrupted, then resumed: the expert episodes come from the cache again, the run is the same
+    c1 = train(cfg1, scenario(), tmp_path / "c", seed=4, progress=False, label_cache=cache, stop_after_updates=50)
+    assert not c1.finished
+    c = train(cfg, scenario(), tmp_path / "c", seed=4, progress=False, label_cache=cache)  # label_workers may change
+    assert c.finished and _rows(tmp_path / "a") == _rows(tmp_path / "c")
+
+
+def test_bc_term_uses_labelled_transitions_in_rl(tmp_path):
+    cfg = TrainConfig(**{**TINY, "imitation_updates": 4, "critic_warmup_updates": 0, "rl_updates": 10,
+                         "expert_episodes": 1})
+    r = train(cfg, scenario(), tmp_path, seed=1, progress=False)
+    rl = [row for row in r.history if row["phase"] == "rl"]
+    assert rl and any(row["bc_loss"] != "" for row in rl)
