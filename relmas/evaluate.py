@@ -25,6 +25,7 @@ RESULT_COLUMNS = [
     "workload", "qos", "scheduler", "seed", "sla_rate", "jobs", "hits", "misses",
     "energy_pj", "energy_overhead_pj", "latency_mean", "latency_p99", "dram_saturated_cycles",
     "utilisation_mean", "makespan", "decisions", "policy_steps", "sched_wall_s_per_decision",
+    "sched_cpu_s_per_decision",
     "bandwidth_gbps", "period_cycles", "offered_load",
 ]
 
@@ -43,6 +44,7 @@ def episode_row(res, workload: str, qos: str, scheduler: str, seed: int, bandwid
         "makespan": d["makespan"], "decisions": d["decisions"],
         "policy_steps": d["meta"].get("policy_steps", math.nan),
         "sched_wall_s_per_decision": d["sched_wall_s_per_decision"],
+        "sched_cpu_s_per_decision": d["sched_cpu_s_per_decision"],
         "bandwidth_gbps": bandwidth_gbps, "period_cycles": period, "offered_load": offered,
     }
 

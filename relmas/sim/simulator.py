@@ -168,6 +168,9 @@ class EpisodeResult:
         periods: periods simulated (skipped idle periods excluded).
         decisions: scheduler invocations.
         sched_wall_s_per_decision: mean wall-clock seconds per decision (host time; varies run to run).
+        sched_cpu_s_per_decision: mean CPU seconds of this process per decision: the same as the wall
+            time on a core of its own, and unaffected by other jobs sharing the cores (the workflow
+            runs several evaluations per core), so the report compares decision costs with it.
         job_finish: float64 [J], last SJ finish of each job, NaN unless all its SJs finished.
         job_hit: bool [J].
         meta: scheduler, seed, period, bandwidth, system, workload meta.
@@ -190,7 +193,8 @@ class EpisodeResult:
     dram_saturated_cycles: float
     periods: int
     decisions: int
-    sched_wall_s_per_decision: float
+    sched_wall_s_per_decision: float = field(compare=False)  # host timings: not part of equality
+    sched_cpu_s_per_decision: float = field(compare=False)
     job_finish: np.ndarray = field(repr=False)
     job_hit: np.ndarray = field(repr=False)
     meta: dict[str, Any] = field(default_factory=dict)
@@ -221,7 +225,7 @@ class EpisodeResult:
         d = {k: getattr(self, k) for k in (
             "sla_rate", "jobs", "hits", "misses", "per_model", "utilisation", "busy_cycles", "makespan",
             "energy_pj", "energy_sj_pj", "energy_nop_pj", "energy_overhead_pj", "latency_mean", "latency_p99",
-            "dram_saturated_cycles", "periods", "decisions", "sched_wall_s_per_decision", "meta")}
+            "dram_saturated_cycles", "periods", "decisions", "sched_wall_s_per_decision", "sched_cpu_s_per_decision", "meta")}
         if include_jobs:
             d["job_finish"] = self.job_finish
             d["job_hit"] = self.job_hit
@@ -334,6 +338,7 @@ class Simulator:
         self._periods = 0
         self._decisions = 0
         self._wall = 0.0
+        self._cpu = 0.0
         self._t_last = arrival[0] if J else 0.0
         self._rq: ReadyQueue | None = None
         self._rq_ids: np.ndarray | None = None
@@ -597,12 +602,13 @@ class Simulator:
         scheduler.reset(seed)
         self.reset(workload)
         while (rq := self.observe()) is not None:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             ov = scheduler.decision_overhead(rq)
             if ov is not None:
                 self.charge_overhead(*ov)
             priority, sa = scheduler.schedule(rq)
             self._wall += time.perf_counter() - t0
+            self._cpu += time.process_time() - c0
             self.step(priority, sa, simulate_out=False)
         return self.result(meta={"scheduler": getattr(scheduler, "name", type(scheduler).__name__),
                                  "seed": seed})
@@ -654,6 +660,7 @@ class Simulator:
             latency_p99=float(np.percentile(lat, 99)) if lat.size else math.nan,
             dram_saturated_cycles=self._sat, periods=self._periods, decisions=self._decisions,
             sched_wall_s_per_decision=self._wall / self._decisions if self._decisions else 0.0,
+            sched_cpu_s_per_decision=self._cpu / self._decisions if self._decisions else 0.0,
             job_finish=jf, job_hit=hit, meta=m,
         )
 
