@@ -24,6 +24,7 @@ COMMANDS = [
     "replay",
     "train",
     "evaluate",
+    "calibrate",
     "collect",
     "overhead",
     "figures",
