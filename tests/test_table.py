@@ -144,3 +144,20 @@ def test_cli_unknown_names_and_missing_backend(tmp_path, monkeypatch, capsys):
     rc = main(["characterize", "--backend", "timeloop", "--models", "yolo_lite", "-o", str(tmp_path / "t.csv")])
     assert rc == 3 and "timeloop-mapper" in capsys.readouterr().err
     assert not (tmp_path / "t.csv").exists()
+
+
+def test_bench_characterize_cold_then_warm_on_the_configured_models(tmp_path, capsys):
+    import json
+
+    from relmas.cli import main
+
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text("characterize:\n  models: [kws, yolo_lite]\n")
+    rc = main(["bench", "characterize", "--config", str(cfg), "--classes", "eyeriss_small", "simba_small",
+               "--arch-dir", str(REPO / "arch"), "--layers-dir", str(REPO / "layers"), "-j", "1", "--json"])
+    assert rc == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["models"] == 2 and r["classes"] == 2
+    assert r["evaluated_cold"] == r["unique_evaluations"] > 0
+    assert r["evaluated_warm"] == 0
+    assert r["cold_s"] >= 0 and r["warm_s"] >= 0

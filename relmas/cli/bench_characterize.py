@@ -25,7 +25,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--objective", choices=OBJECTIVES, default="edp")
     p.add_argument("--arch-dir", type=Path, default=Path("arch"))
     p.add_argument("--layers-dir", type=Path, default=Path("layers"))
-    p.add_argument("--models", nargs="+", metavar="MODEL", help="default: all models in --layers-dir")
+    p.add_argument("--models", nargs="+", metavar="MODEL",
+                   help="default: the configuration's characterize.models (the seven models of the paper's table)")
+    p.add_argument("--config", type=Path, default=Path("config/config.yaml"),
+                   help="configuration whose characterize.models is the default model list")
     p.add_argument("--classes", nargs="+", metavar="CLASS", help="default: all classes in --arch-dir")
     p.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1)
     p.add_argument("--cache-dir", type=Path, default=None,
@@ -36,7 +39,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     classes = load_classes(args.arch_dir, args.classes)
-    models = load_models(args.layers_dir, args.models)
+    names = args.models
+    if names is None:
+        from ..config import load_config
+
+        names = (load_config(args.config).get("characterize") or {}).get("models")
+    models = load_models(args.layers_dir, names)
     tmp = None
     if args.cache_dir is None:
         tmp = tempfile.mkdtemp(prefix="relmas-bench-cache-")
