@@ -558,4 +558,15 @@ class RelmasScheduler(Scheduler):
         return decode(act(self.actor, x), order, rq.size)
 
 
+class RelmasPaperScheduler(RelmasScheduler):
+    """The same scheduler under the name ``relmas-paper``: a policy trained with ``--recipe paper``.
+
+    Decisions are made exactly as by :class:`RelmasScheduler`; the separate name
+    keeps the two recipes' policies apart in result tables and figures.
+    """
+
+    name = "relmas-paper"
+
+
 register_scheduler("relmas", RelmasScheduler)
+register_scheduler("relmas-paper", RelmasPaperScheduler)

@@ -124,16 +124,23 @@ def build_report(sla: pd.DataFrame, bandwidth: pd.DataFrame | None, overhead: pd
             out.append("Against the paper's MAGMA claim: " + " ".join(verdict) + "\n")
 
     if "sched_wall_s_per_decision" in sla.columns:
+        cpu = "sched_cpu_s_per_decision" in sla.columns
+        col = "sched_cpu_s_per_decision" if cpu else "sched_wall_s_per_decision"
         out.append("## Decision cost beside quality\n")
-        out.append("Wall time per scheduling decision (one call per period; for RELMAS one call runs the LSTM over "
-                   "the whole queue) measured in the same evaluation runs, on one core of this machine.\n")
-        out.append("| scheduler | SLA rate (all scenarios) | ms per decision, mean | decisions |")
-        out.append("|---|---|---|---|")
+        out.append("Time per scheduling decision, measured in the same evaluation runs (one call per period: MAGMA "
+                   "runs its whole genetic search, RELMAS one LSTM pass over the queue). "
+                   + ("CPU time of the deciding process, which equals its wall time on a core of its own and is not "
+                      "inflated when the workflow runs several evaluations per core; wall time beside it. "
+                      if cpu else "Wall time. ")
+                   + "SLA rate over all scenarios and seeds.\n")
+        out.append("| scheduler | SLA rate (all scenarios) | ms per decision" + (" (CPU) | ms (wall)" if cpu else "")
+                   + " | decisions |")
+        out.append("|---|---|---|" + ("---|" if cpu else "") + "---|")
         for name in scheduler_order(sla["scheduler"]):
             g = sla[sla.scheduler == name]
             m, h = mean_ci(g["sla_rate"])
-            out.append(f"| {name} | {_fmt(m, h)} | {1e3 * g['sched_wall_s_per_decision'].mean():.3f} | "
-                       f"{int(g['decisions'].sum())} |")
+            wall = f" | {1e3 * g['sched_wall_s_per_decision'].mean():.3f}" if cpu else ""
+            out.append(f"| {name} | {_fmt(m, h)} | {1e3 * g[col].mean():.3f}{wall} | {int(g['decisions'].sum())} |")
         out.append("")
 
     if bandwidth is not None and len(bandwidth):
@@ -172,10 +179,46 @@ def build_report(sla: pd.DataFrame, bandwidth: pd.DataFrame | None, overhead: pd
         worst = overhead.groupby(["hidden", "period_cycles"])["overhead_percent"].mean().max()
         out.append(f"\nLargest mean overhead: **{worst:.3f}%** (paper: {PAPER['energy_overhead']}).\n")
 
-    if info.get("macs_per_step"):
+    training = info.get("training")
+    if training is not None and len(training):
+        out.append("## Training: both recipes, same budget\n")
+        learned = info.get("learned") or {}
+        if learned:
+            out.append("Learned schedulers and their recipes: " + ", ".join(
+                f"`{k}` = `relmas train --recipe {v}`" for k, v in learned.items()) +
+                (f"; budget {info['train_minutes']} min of wall time per scenario"
+                 if info.get("train_minutes") else "") + ".\n")
+        if "curves" in figures:
+            out.append(f"![Learning curves]({figures['curves']})\n")
+        out.append("Per run: CPU and wall minutes (the budget counts CPU time; wall time is longer when the "
+                   "workflow ran several jobs per core), updates (behaviour cloning + DDPG), validation SLA rate "
+                   "of the untrained actor and of the best one (the policy kept), and when (CPU minutes) and in "
+                   "which phase the best was reached.\n")
+        out.append("| scheduler | workload | QoS | CPU min | wall min | updates | initial val SLA | best val SLA "
+                   "| best at min | phase |")
+        out.append("|---|---|---|---|---|---|---|---|---|---|")
+        order = {n: i for i, n in enumerate(scheduler_order(training["scheduler"]))}
+        t = training.assign(_o=training["scheduler"].map(order),
+                            _w=training["workload"].map({w: i for i, w in enumerate(WORKLOADS)}),
+                            _q=training["qos"].map({q: i for i, q in enumerate(QOS)}))
+        for r in t.sort_values(["_o", "_w", "_q"]).itertuples(index=False):
+            out.append(f"| {r.scheduler} | {r.workload} | {r.qos} | {r.cpu_min:.1f} | {r.wall_min:.1f} | {r.updates} | "
+                       f"{r.initial_val_sla:.3f} | {r.best_val_sla:.3f} | {r.best_at_min:.1f} | {r.best_phase} |")
+        out.append("")
+
+    macs = info.get("macs") or {}
+    if macs or info.get("macs_per_step"):
         out.append("## MACs per policy step\n")
-        out.append(f"Counted from the built actor at h = {info.get('hidden', 256)}: **{info['macs_per_step']:,}** "
-                   f"(paper: {PAPER['macs_per_step']:,}). {info.get('macs_note', '')}\n")
+        out.append("Counted from the trained actors (LSTM gate matmul 4h(F + h), FC h x h/2, FC h/2 x G; "
+                   f"paper: {PAPER['macs_per_step']:,} at h = 256).\n")
+        for name, m in macs.items():
+            out.append(f"- `{name}`: h = {m['hidden']}, F = {m['features']}: **{m['macs']:,}** MACs per step")
+        if info.get("macs_per_step_h256"):
+            out.append(f"- the paper's h = 256 with this system's F: **{info['macs_per_step_h256']:,}** "
+                       f"(the paper's figure is the same formula with F = 20)")
+        if info.get("macs_per_step"):
+            out.append(f"- {info['macs_per_step']:,} (given)")
+        out.append("")
 
     if info.get("notes"):
         out.append("## Notes\n")

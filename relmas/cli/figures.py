@@ -15,6 +15,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sla", type=Path, required=True)
     p.add_argument("--bandwidth", type=Path, required=True)
     p.add_argument("--overhead", type=Path, required=True)
+    p.add_argument("--policies", type=Path, default=None,
+                   help="training runs folder (outputs/policies): also draw learning_curves (validation SLA rate "
+                   "against wall time, per scenario and recipe)")
     p.add_argument("-o", "--outdir", type=Path, default=Path("outputs/figures"))
     p.set_defaults(func=run)
 
@@ -24,5 +27,11 @@ def run(args: argparse.Namespace) -> int:
     paths += fig3_sla(pd.read_csv(args.sla), args.outdir / "fig3_sla")
     paths += fig4_bandwidth(pd.read_csv(args.bandwidth), args.outdir / "fig4_bandwidth")
     paths += fig5_energy(pd.read_csv(args.overhead), args.outdir / "fig5_energy_overhead")
+    if args.policies is not None:
+        from ..learning_curves import learning_curves_figure, read_runs
+
+        runs = read_runs(args.policies)
+        if len(runs):
+            paths += learning_curves_figure(runs, args.outdir / "learning_curves")
     print("wrote " + ", ".join(str(p) for p in paths))
     return 0
