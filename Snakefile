@@ -22,11 +22,16 @@ OUT = "outputs"
 BACKEND = CFG["characterize"]["backend"]
 OBJECTIVE = CFG["characterize"]["objective"]
 TABLE_MODELS = CFG["characterize"]["models"]
+# SA classes in the table (default: every class in arch/) and backend search settings (cache-key part)
+TABLE_CLASSES = CFG["characterize"].get("classes") or []
+CLASS_FLAG = ("--classes " + " ".join(TABLE_CLASSES)) if TABLE_CLASSES else ""
+SETTINGS_FLAG = " ".join(f"--backend-set {k}={v}" for k, v in (CFG["characterize"].get("settings") or {}).items())
 POLICY_H = CFG["characterize"]["policy_hidden"]
 TABLE = f"{OUT}/tables/{BACKEND}.csv"
 POLICY_TABLE = f"{OUT}/tables/policy.csv"
 
-ARCH_FILES = sorted(str(p) for p in Path(CFG["arch_dir"]).glob("*.yaml"))
+ARCH_FILES = sorted(str(p) for p in Path(CFG["arch_dir"]).glob("*.yaml")
+                    if not TABLE_CLASSES or p.stem in TABLE_CLASSES)
 MODEL_FILES = [f"{CFG['layers_dir']}/{m}.yaml" for m in TABLE_MODELS]
 
 
@@ -41,8 +46,13 @@ TRAIN_SEED = 0
 SCENARIO = f"--preset {PRESET} --table {TABLE}"
 
 
-def policy_of(workload, qos):
-    return f"{OUT}/policies/{workload}_{qos}/best.pt"
+LEARNED = CFG.get("learned_schedulers") or {}  # scheduler name -> training recipe
+FIGURES = ["fig3_sla", "fig4_bandwidth", "fig5_energy_overhead"] + (
+    ["learning_curves"] if any(s in SCHEDULERS for s in LEARNED) else [])
+
+
+def policy_of(scheduler, workload, qos):
+    return f"{OUT}/policies/{scheduler}/{workload}_{qos}/best.pt"
 
 
 rule all:
@@ -52,8 +62,7 @@ rule all:
         f"{OUT}/results/sla.csv",
         f"{OUT}/results/bandwidth.csv",
         f"{OUT}/results/energy_overhead.csv",
-        expand(f"{OUT}/figures/{{fig}}.{{ext}}", fig=["fig3_sla", "fig4_bandwidth", "fig5_energy_overhead"],
-               ext=["png", "pdf"]),
+        expand(f"{OUT}/figures/{{fig}}.{{ext}}", fig=FIGURES, ext=["png", "pdf"]),
         f"{OUT}/report.md",
 
 
@@ -84,15 +93,15 @@ rule characterize:
         TABLE,
     params:
         models=" ".join(TABLE_MODELS),
-    threads: workflow.cores
+    threads: min(workflow.cores, os.cpu_count() or 1)
     resources:
         mem_mb=4000,
         runtime=60,
     log:
         f"{OUT}/logs/characterize_{BACKEND}.log",
     shell:
-        "{RELMAS} characterize --backend {BACKEND} --objective {OBJECTIVE} --models {params.models} "
-        "-j {threads} --quiet -o {output} 2> {log}"
+        "{RELMAS} characterize --backend {BACKEND} --objective {OBJECTIVE} --models {params.models} {CLASS_FLAG} "
+        "{SETTINGS_FLAG} -j {threads} --quiet -o {output} 2> {log}"
 
 
 # The RELMAS policy's own layers (LSTM gates, two FCs) on Simba Small, for the
@@ -106,14 +115,14 @@ rule characterize_policy:
         POLICY_TABLE,
     params:
         hidden=" ".join(str(h) for h in POLICY_H),
-    threads: workflow.cores
+    threads: min(workflow.cores, os.cpu_count() or 1)
     resources:
         mem_mb=2000,
         runtime=20,
     log:
         f"{OUT}/logs/characterize_policy.log",
     shell:
-        "{RELMAS} characterize --backend {BACKEND} --objective {OBJECTIVE} --classes simba_small "
+        "{RELMAS} characterize --backend {BACKEND} --objective {OBJECTIVE} --classes simba_small {SETTINGS_FLAG} "
         "--policy-hidden {params.hidden} --policy-system {CFG[system]} -j {threads} --quiet -o {output} 2> {log}"
 
 
@@ -132,33 +141,41 @@ rule timeloop_inputs:
         "{RELMAS} timeloop-inputs --models {TABLE_MODELS} -o {output}"
 
 
-# RELMAS policy per scenario. Training resumes from DIR/last.pt if interrupted.
+# One RELMAS policy per (learned scheduler, scenario): relmas (this toolkit's recipe) and
+# relmas-paper (the paper's DDPG), same budget. Training resumes from DIR/last.pt if
+# interrupted; only best.pt is the rule's output, so a failed run leaves no policy behind.
 rule train:
     input:
         TABLE,
         POLICY_TABLE,
     output:
-        f"{OUT}/policies/{{workload}}_{{qos}}/best.pt",
+        f"{OUT}/policies/{{scheduler}}/{{workload}}_{{qos}}/best.pt",
+    wildcard_constraints:
+        scheduler="|".join(LEARNED) or "relmas",
+    params:
+        recipe=lambda wc: LEARNED[wc.scheduler],
+        folder=lambda wc: f"{OUT}/policies/{wc.scheduler}/{wc.workload}_{wc.qos}",
     threads: 1
     resources:
         mem_mb=3000,
-        runtime=30,
+        runtime=lambda wc: int(1.5 * float(CFG["train"].get("max_minutes") or 60)) + 10,
     log:
-        f"{OUT}/logs/train_{{workload}}_{{qos}}.log",
+        f"{OUT}/logs/train_{{scheduler}}_{{workload}}_{{qos}}.log",
     shell:
         "{RELMAS} train {SCENARIO} --workload {wildcards.workload} --qos {wildcards.qos} --seed {TRAIN_SEED} "
-        "--policy-table {POLICY_TABLE} -o {OUT}/policies/{wildcards.workload}_{wildcards.qos} --no-progress 2> {log}"
+        "--recipe {params.recipe} --policy-table {POLICY_TABLE} --label-workers {threads} "
+        "--label-cache {OUT}/cache/labels -o {params.folder} --no-progress 2> {log}"
 
 
 def evaluate_inputs(wc):
     ins = [TABLE]
-    if wc.scheduler.startswith("relmas"):
-        ins += [policy_of(wc.workload, wc.qos), POLICY_TABLE]
+    if wc.scheduler in LEARNED:
+        ins += [policy_of(wc.scheduler, wc.workload, wc.qos), POLICY_TABLE]
     return ins
 
 
 def policy_flag(wc, input):
-    return f"--policy {wc.scheduler}={input[1]}" if wc.scheduler.startswith("relmas") else ""
+    return f"--policy {wc.scheduler}={input[1]}" if wc.scheduler in LEARNED else ""
 
 
 # One job per (scenario, scheduler): all evaluation seeds in one process.
@@ -201,7 +218,7 @@ rule bandwidth_sweep:
     output:
         f"{OUT}/results/bandwidth_runs/{{scheduler}}.csv",
     params:
-        policy=lambda wc, input: f"--policy {wc.scheduler}={input[1]}" if wc.scheduler.startswith("relmas") else "",
+        policy=lambda wc, input: f"--policy {wc.scheduler}={input[1]}" if wc.scheduler in LEARNED else "",
         gbps=" ".join(str(b) for b in BW["gbps"]),
         seeds=" ".join(str(s) for s in BW["seeds"]),
     threads: 1
@@ -232,7 +249,7 @@ rule energy_overhead:
     input:
         TABLE,
         POLICY_TABLE,
-        policy_of(OV["workload"], OV["qos"]),
+        policy_of(OV["scheduler"], OV["workload"], OV["qos"]),
     output:
         f"{OUT}/results/energy_overhead.csv",
     params:
@@ -251,21 +268,24 @@ rule energy_overhead:
         "--policy-table {POLICY_TABLE} -o {output} 2> {log}"
 
 
+ALL_POLICIES = [policy_of(s, w, q) for s in LEARNED if s in SCHEDULERS for w in WORKLOADS for q in QOS]
+
+
 rule figures:
     input:
         sla=f"{OUT}/results/sla.csv",
         bandwidth=f"{OUT}/results/bandwidth.csv",
         overhead=f"{OUT}/results/energy_overhead.csv",
+        policies=ALL_POLICIES,
     output:
-        expand(f"{OUT}/figures/{{fig}}.{{ext}}", fig=["fig3_sla", "fig4_bandwidth", "fig5_energy_overhead"],
-               ext=["png", "pdf"]),
+        expand(f"{OUT}/figures/{{fig}}.{{ext}}", fig=FIGURES, ext=["png", "pdf"]),
     threads: 1
     resources:
         mem_mb=1000,
         runtime=5,
     shell:
         "{RELMAS} figures --sla {input.sla} --bandwidth {input.bandwidth} --overhead {input.overhead} "
-        "-o {OUT}/figures"
+        "--policies {OUT}/policies -o {OUT}/figures"
 
 
 rule report:
@@ -274,6 +294,7 @@ rule report:
         bandwidth=f"{OUT}/results/bandwidth.csv",
         overhead=f"{OUT}/results/energy_overhead.csv",
         figures=rules.figures.output,
+        table=TABLE,
     output:
         f"{OUT}/report.md",
     threads: 1
@@ -282,4 +303,5 @@ rule report:
         runtime=5,
     shell:
         "{RELMAS} report --sla {input.sla} --bandwidth {input.bandwidth} --overhead {input.overhead} "
-        "--figures {OUT}/figures -o {output}"
+        "--figures {OUT}/figures --policies {OUT}/policies --config config/config.yaml --preset {PRESET} "
+        "--table {input.table} -o {output}"
