@@ -38,25 +38,42 @@ BENCHES: list[str] = [
 ]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: list[str] | None = None) -> argparse.ArgumentParser:
+    """The whole parser, or (``only``: the command line's words) one with just the named subcommand.
+
+    Registering a subcommand imports its module, and some import torch, pandas or
+    matplotlib (seconds). A workflow job runs one command, so :func:`main` builds
+    the parser of that command alone when the command line names a known one;
+    ``relmas --help`` and unknown commands get the full parser.
+    """
+    commands, benches = COMMANDS, BENCHES
+    if only:
+        words = [w for w in only if not w.startswith("-")]
+        name = words[0].replace("-", "_") if words else ""
+        if name in COMMANDS:
+            commands, benches = [name], []
+        elif name == "bench" and len(words) > 1 and f"bench_{words[1]}" in BENCHES:
+            commands, benches = [], [f"bench_{words[1]}"]
     parser = argparse.ArgumentParser(
         prog="relmas",
         description="RELMAS toolkit: characterise DNN layers on heterogeneous sub-accelerators, "
         "simulate multi-tenant online scheduling, train and evaluate schedulers.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMANDS:
+    for name in commands:
         importlib.import_module(f"relmas.cli.{name}").register(sub)
-    bench = sub.add_parser("bench", help="measure the speed of one part (characterize, sim, magma, policy)",
-                           description="Benchmarks. Each prints a table, or JSON with --json.")
-    bsub = bench.add_subparsers(dest="bench", metavar="WHAT", required=True)
-    for name in BENCHES:
-        importlib.import_module(f"relmas.cli.{name}").register(bsub)
+    if benches or not only or commands == COMMANDS:
+        bench = sub.add_parser("bench", help="measure the speed of one part (characterize, sim, magma, policy)",
+                               description="Benchmarks. Each prints a table, or JSON with --json.")
+        bsub = bench.add_subparsers(dest="bench", metavar="WHAT", required=True)
+        for name in benches:
+            importlib.import_module(f"relmas.cli.{name}").register(bsub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     try:
         rc = args.func(args)

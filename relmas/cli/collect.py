@@ -10,7 +10,6 @@ from characterize.errors import InputError
 
 from ..evaluate import RESULT_COLUMNS
 from ..io import atomic_path
-from ..report import normalise_bandwidth
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -45,6 +44,8 @@ def read_results(paths: list[Path]) -> pd.DataFrame:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..report import normalise_bandwidth  # imported here: it pulls in scipy and matplotlib
+
     df = read_results(args.inputs)
     if args.bandwidth:
         out = normalise_bandwidth(df)
