@@ -389,6 +389,12 @@ def test_cli_files_run_as_is_and_match_the_backend(tmp_path):
     cmd = ["timeloop-mapper", *map(str, sorted(arch.glob("*.yaml"))), *map(str, sorted(arch.glob("components/*.yaml"))),
            str(out / "spatial" / "eyeriss_small" / "tiny" / "conv1.yaml"), str(out / "problems" / "tiny" / "conv1.yaml")]
     env = {**os.environ, "TMPDIR": str(run / "tmp")}
+    # a user whose Accelergy config names this Accelergy's plug-ins (another install may have rewritten ~/.config)
+    from characterize.backends.timeloop_backend import _accelergy_home
+
+    home = _accelergy_home(tmp_path / "home")
+    if home is not None:
+        env["HOME"] = str(home)
     r = subprocess.run(cmd, cwd=run, env=env, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stdout[-2000:]
     # Step 2 of the README: the chosen mapping on the architecture without a DRAM limit.
@@ -404,3 +410,20 @@ def test_cli_files_run_as_is_and_match_the_backend(tmp_path):
     assert by_hand.cycles == cost.cycles
     assert by_hand.energy_pj == pytest.approx(cost.energy_pj, rel=1e-9)
     assert by_hand.dram_read_bytes == cost.dram_read_bytes
+
+
+@needs_timeloop
+@pytest.mark.timeloop
+def test_accelergy_runs_with_its_own_plugins_despite_a_stale_user_config(tmp_path, monkeypatch):
+    """Another install rewrote ~/.config/accelergy to point elsewhere: the backend still finds its plug-ins."""
+    import characterize.backends.timeloop_backend as tb
+
+    stale = tmp_path / "home" / ".config" / "accelergy"
+    stale.mkdir(parents=True)
+    (stale / "accelergy_config.yaml").write_text(
+        "version: 0.3\nestimator_plug_ins: [/nonexistent/plug_ins]\nprimitive_components: [/nonexistent/libs]\n"
+        "compound_components: []\n")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(tb, "_ERT_CACHE", {})
+    tables = TimeloopBackend(objective="latency").reference_tables(sa("simba_small"))
+    assert "ERT.yaml" in tables and "mac" in tables["ERT.yaml"].lower()

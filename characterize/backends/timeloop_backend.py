@@ -120,6 +120,31 @@ _ERT_CACHE: dict[str, dict[str, str]] = {}
 _COUNTER = itertools.count()
 
 
+def _accelergy_home(home: Path) -> Path | None:
+    """A HOME whose Accelergy config points at the plug-ins installed next to the ``accelergy`` found.
+
+    Accelergy 0.3 reads its plug-in paths from one per-user file,
+    ``~/.config/accelergy/accelergy_config.yaml``, which every installation
+    (another virtual environment, another checkout) overwrites. When the
+    ``accelergy`` on PATH has its plug-ins beside it (``<prefix>/share/accelergy``,
+    as a pip or kit install lays them out), each run gets a private HOME with a
+    config naming them, so the run uses the plug-ins of the Accelergy it runs.
+    Returns None (the user's own config is used) otherwise.
+    """
+    exe = shutil.which("accelergy")
+    if exe is None:
+        return None
+    share = Path(exe).resolve().parent.parent / "share" / "accelergy"
+    plug, prim = share / "estimation_plug_ins", share / "primitive_component_libs"
+    if not (plug.is_dir() and prim.is_dir()):
+        return None
+    cfg = home / ".config" / "accelergy" / "accelergy_config.yaml"
+    cfg.parent.mkdir(parents=True, exist_ok=True)
+    cfg.write_text(f"version: 0.3\nestimator_plug_ins:\n  - {plug}\nprimitive_components:\n  - {prim}\n"
+                   "compound_components: []\n")
+    return home
+
+
 class TimeloopBackend(Backend):
     """Timeloop v3 + Accelergy v0.3 (``timeloop-mapper`` and ``accelergy`` on PATH).
 
@@ -230,6 +255,9 @@ class TimeloopBackend(Backend):
             tmp.mkdir()
             prefix = f"relmas-{os.getpid()}-{next(_COUNTER)}-{key[:8]}."
             env = {**os.environ, "TMPDIR": str(tmp), "TMP": str(tmp), "TEMP": str(tmp)}
+            home = _accelergy_home(folder / "home")
+            if home is not None:
+                env["HOME"] = str(home)
             log = out / "accelergy.log"
             try:
                 with open(log, "w") as fh:
