@@ -691,6 +691,7 @@ def train(cfg: TrainConfig, scen: Scenario, out_dir: str | Path, seed: int = 0, 
 
     last = out / "last.pt"
     resume_step = None
+    best_saved: dict[str, Any] | None = None  # best.pt's content, also kept in last.pt
     if last.is_file():
         ck = load_checkpoint(last, formats=(TRAIN_FORMAT,))
         require(ck, last, {"meta": dict, "learner": dict, "state": dict, "buffer": dict, "rng": dict})
@@ -704,6 +705,12 @@ def train(cfg: TrainConfig, scen: Scenario, out_dir: str | Path, seed: int = 0, 
         except (KeyError, ValueError, TypeError) as exc:
             raise InputError(last, "buffer", f"replay buffer is malformed: {exc}") from None
         st.update(ck["state"])
+        best_policy = ck.get("best_policy")
+        if isinstance(best_policy, dict):
+            best_saved = best_policy
+            if not (out / "best.pt").is_file():
+                # e.g. a workflow manager deleted the interrupted job's declared output: restore it
+                save_checkpoint(out / "best.pt", best_policy)
         try:
             torch.set_rng_state(ck["rng"]["torch"])
             rng.bit_generator.state = ck["rng"]["numpy"]
@@ -761,6 +768,7 @@ def train(cfg: TrainConfig, scen: Scenario, out_dir: str | Path, seed: int = 0, 
             "format": TRAIN_FORMAT, "meta": run_meta, "learner": learner.state_dict(), "state": dict(st),
             "buffer": buf.state_dict(), "rng": {"torch": torch.get_rng_state(), "numpy": rng.bit_generator.state},
             "policy": policy_payload(learner.actor, spec, {"update": n_updates(), **scen.meta}),
+            **({"best_policy": best_saved} if best_saved is not None else {}),
         })
 
     def validate() -> float:
@@ -775,9 +783,9 @@ def train(cfg: TrainConfig, scen: Scenario, out_dir: str | Path, seed: int = 0, 
             st["best_val"], st["best_update"] = sla, n_updates()
             save_policy_meta = {"update": n_updates(), "val_sla": sla, "phase": phase(), "seed": int(seed),
                                 "recipe": cfg.recipe, **scen.meta}
-            from .policy import save_policy
-
-            save_policy(out / "best.pt", learner.actor, spec, save_policy_meta)
+            nonlocal best_saved
+            best_saved = policy_payload(learner.actor, spec, save_policy_meta)
+            save_checkpoint(out / "best.pt", best_saved)
         return sla
 
     n_workers = cfg.label_workers or max(1, os.cpu_count() or 1)

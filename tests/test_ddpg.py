@@ -288,3 +288,17 @@ def test_time_limit_counts_the_chosen_clock_and_both_are_logged(tmp_path, clock)
 def test_unknown_budget_clock_is_refused():
     with pytest.raises(InputError, match="budget_clock"):
         TrainConfig.from_dict({**TINY, "budget_clock": "moon"})
+
+
+def test_deleted_best_policy_is_restored_from_the_checkpoint_on_rerun(tmp_path):
+    """A workflow manager deletes an interrupted job's output (best.pt); the rerun must bring it back."""
+    cfg = TrainConfig(**{**TINY, "max_minutes": 1e-4})
+    train(cfg, scenario(), tmp_path, seed=0, progress=False)
+    before = load_checkpoint(tmp_path / "best.pt")
+    (tmp_path / "best.pt").unlink()
+    again = train(cfg, scenario(), tmp_path, seed=0, progress=False)  # time limit reached: no more training
+    assert not again.finished
+    after = load_checkpoint(tmp_path / "best.pt")
+    assert after["meta"] == before["meta"]
+    for k in before["actor"]:
+        assert torch.equal(before["actor"][k], after["actor"][k])
