@@ -1,5 +1,6 @@
 # RELMAS toolkit workflow: arch/ + layers/ -> tables -> workloads -> training ->
-# evaluation -> figures -> report. Rules are thin: each calls the `relmas` CLI;
+# evaluation -> figures -> report. Every long job's wall and CPU time is recorded
+# under outputs/benchmarks/ (Snakemake's benchmark files), to see where time goes. Rules are thin: each calls the `relmas` CLI;
 # the logic lives in the packages. Pick the scale with a preset:
 #   snakemake -j8 all                          # default preset
 #   snakemake -j8 all --config preset=smoke    # tiny, minutes
@@ -99,6 +100,8 @@ rule characterize:
         runtime=60,
     log:
         f"{OUT}/logs/characterize_{BACKEND}.log",
+    benchmark:
+        f"{OUT}/benchmarks/characterize_{BACKEND}.tsv"
     shell:
         "{RELMAS} characterize --backend {BACKEND} --objective {OBJECTIVE} --models {params.models} {CLASS_FLAG} "
         "{SETTINGS_FLAG} -j {threads} --quiet -o {output} 2> {log}"
@@ -121,6 +124,8 @@ rule characterize_policy:
         runtime=20,
     log:
         f"{OUT}/logs/characterize_policy.log",
+    benchmark:
+        f"{OUT}/benchmarks/characterize_policy.tsv"
     shell:
         "{RELMAS} characterize --backend {BACKEND} --objective {OBJECTIVE} --classes simba_small {SETTINGS_FLAG} "
         "--policy-hidden {params.hidden} --policy-system {CFG[system]} -j {threads} --quiet -o {output} 2> {log}"
@@ -161,6 +166,8 @@ rule train:
         runtime=lambda wc: int(1.5 * float(CFG["train"].get("max_minutes") or 60)) + 10,
     log:
         f"{OUT}/logs/train_{{scheduler}}_{{workload}}_{{qos}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/train_{{scheduler}}_{{workload}}_{{qos}}.tsv"
     shell:
         "{RELMAS} train {SCENARIO} --workload {wildcards.workload} --qos {wildcards.qos} --seed {TRAIN_SEED} "
         "--recipe {params.recipe} --policy-table {POLICY_TABLE} --label-workers {threads} "
@@ -192,6 +199,8 @@ rule evaluate:
         runtime=60,
     log:
         f"{OUT}/logs/evaluate_{{workload}}_{{qos}}_{{scheduler}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/evaluate_{{workload}}_{{qos}}_{{scheduler}}.tsv"
     shell:
         "{RELMAS} evaluate {SCENARIO} --workload {wildcards.workload} --qos {wildcards.qos} "
         "--schedulers {wildcards.scheduler} --seeds {SEEDS} {params.policy} --quiet -o {output} 2> {log}"
@@ -227,6 +236,8 @@ rule bandwidth_sweep:
         runtime=60,
     log:
         f"{OUT}/logs/bandwidth_{{scheduler}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/bandwidth_{{scheduler}}.tsv"
     shell:
         "{RELMAS} evaluate {SCENARIO} --workload {BW[workload]} --qos {BW[qos]} --schedulers {wildcards.scheduler} "
         "--seeds {params.seeds} --bandwidths {params.gbps} {params.policy} --quiet -o {output} 2> {log}"
@@ -262,6 +273,8 @@ rule energy_overhead:
         runtime=30,
     log:
         f"{OUT}/logs/energy_overhead.log",
+    benchmark:
+        f"{OUT}/benchmarks/energy_overhead.tsv"
     shell:
         "{RELMAS} overhead {SCENARIO} --workload {OV[workload]} --qos {OV[qos]} --hidden {params.hidden} "
         "--periods {params.periods} --seeds {params.seeds} --scheduler {OV[scheduler]} --policy {input[2]} "
