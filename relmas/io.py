@@ -48,3 +48,14 @@ def write_json(path: str | Path, obj: Any) -> None:
 def write_yaml(path: str | Path, obj: Any) -> None:
     """Atomically write YAML (block style, keys in insertion order)."""
     write_text(path, yaml.safe_dump(obj, sort_keys=False, default_flow_style=None, width=120))
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 hex digest of a file's content, read in 1 MiB chunks."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

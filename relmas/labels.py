@@ -30,13 +30,13 @@ import hashlib
 import json
 import math
 import multiprocessing as mp
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
+
+from .io import atomic_path, file_sha256
 
 #: Version of the cached episode layout; part of the key, so a layout change never reads old files.
 CACHE_VERSION = 1
@@ -66,14 +66,6 @@ class ExpertEpisodes:
 
 # --------------------------------------------------------------------------- #
 # Cache key
-
-
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _jsonable(x: Any) -> Any:
@@ -111,7 +103,7 @@ def episode_key(scen: Any, spec: Any, expert: str, expert_args: dict[str, Any], 
     if isinstance(table, (str, Path)) and str(table):
         try:
             if Path(table).is_file():
-                table_sha = _file_sha256(Path(table))
+                table_sha = file_sha256(table)
         except OSError:
             table_sha = None
     doc = {
@@ -209,19 +201,9 @@ def _load(path: Path, F_: int, G: int) -> tuple[list[Any], float] | None:
 
 
 def _save(path: Path, d: dict[str, np.ndarray]) -> None:
-    """Write ``d`` to ``path`` atomically (temporary file in the same folder, then os.replace)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".npz.tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **d)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """Write ``d`` to ``path`` atomically."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, **d)
 
 
 # --------------------------------------------------------------------------- #

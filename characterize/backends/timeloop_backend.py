@@ -43,7 +43,7 @@ from typing import Any
 
 import yaml
 
-from relmas.io import write_text
+from relmas.io import file_sha256, write_text
 
 from .. import timeloop_parse as tp
 from .. import timeloop_spec as ts
@@ -81,14 +81,6 @@ _TOOLS = ("timeloop-mapper", "timeloop-model", "accelergy")
 
 def _which(tool: str) -> str | None:
     return shutil.which(tool)
-
-
-def _sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _accelergy_versions(accelergy: str) -> str:
@@ -205,10 +197,10 @@ class TimeloopBackend(Backend):
         key = (os.path.realpath(mapper), os.path.realpath(acc))
         if key not in _VERSION_CACHE:
             real = Path(key[0])
-            digest = _sha256(real)
+            digest = file_sha256(real)
             lib = real.parent.parent / "lib" / "libtimeloop-mapper.so"
             if lib.is_file():
-                digest = hashlib.sha256((digest + _sha256(lib)).encode()).hexdigest()
+                digest = hashlib.sha256((digest + file_sha256(lib)).encode()).hexdigest()
             _VERSION_CACHE[key] = f"timeloop-mapper sha256:{digest[:12]}; {_accelergy_versions(acc)}"
         return _VERSION_CACHE[key]
 
