@@ -227,7 +227,7 @@ rule bandwidth_sweep:
     output:
         f"{OUT}/results/bandwidth_runs/{{scheduler}}.csv",
     params:
-        policy=lambda wc, input: f"--policy {wc.scheduler}={input[1]}" if wc.scheduler in LEARNED else "",
+        policy=policy_flag,
         gbps=" ".join(str(b) for b in BW["gbps"]),
         seeds=" ".join(str(s) for s in BW["seeds"]),
     threads: 1
