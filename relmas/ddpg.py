@@ -52,7 +52,7 @@ from torch import nn
 from characterize.errors import InputError
 
 from .checkpoint import load_checkpoint, require, save_checkpoint
-from .policy import (Actor, Critic, EncoderSpec, RelmasScheduler, StepCost, decode, encode, macs_per_step,
+from .policy import (Actor, Critic, DecisionCost, EncoderSpec, RelmasScheduler, decode, encode, macs_per_step,
                      pad_batch, policy_payload)
 from .reward import RewardConfig, step_reward
 
@@ -600,8 +600,8 @@ class _Log:
             self.tb.close()
 
 
-def _overhead_cost(cfg: TrainConfig, scen: Scenario) -> StepCost | None:
-    from .policy import policy_step_cost
+def _overhead_cost(cfg: TrainConfig, scen: Scenario) -> DecisionCost | None:
+    from .policy import policy_decision_cost
 
     if cfg.charge_overhead == "off":
         return None
@@ -609,7 +609,7 @@ def _overhead_cost(cfg: TrainConfig, scen: Scenario) -> StepCost | None:
     try:
         if table is None:
             raise InputError("policy table", "", "no policy characterisation table given")
-        return policy_step_cost(table, cfg.hidden, scen.costs.num_sas)
+        return policy_decision_cost(table, cfg.hidden, scen.costs.num_sas)
     except InputError:
         if cfg.charge_overhead == "on":
             raise
@@ -617,12 +617,12 @@ def _overhead_cost(cfg: TrainConfig, scen: Scenario) -> StepCost | None:
 
 
 def evaluate(actor: Actor, spec: EncoderSpec, scen: Scenario, seeds: list[int], jobs: int | None,
-             step_cost: StepCost | None) -> list[Any]:
+             decision_cost: DecisionCost | None) -> list[Any]:
     """Run the deterministic policy on the workloads of ``seeds``; returns their EpisodeResults."""
     from .sim.simulator import Simulator
 
-    sched = RelmasScheduler(actor, spec=spec, costs=scen.costs, charge_overhead=step_cost is not None,
-                            step_cost=step_cost)
+    sched = RelmasScheduler(actor, spec=spec, costs=scen.costs, charge_overhead=decision_cost is not None,
+                            decision_cost=decision_cost)
     sim = Simulator(scen.costs, scen.period)
     return [sim.run(scen.make_workload(s, jobs), sched, seed=s) for s in seeds]
 
@@ -729,11 +729,11 @@ def train(cfg: TrainConfig, scen: Scenario, out_dir: str | Path, seed: int = 0, 
                                st["wall_s"], bool(st["finished"]), [])
     log = _Log(out, resume_step)
 
-    step_cost = _overhead_cost(cfg, scen)
-    if step_cost is None and cfg.charge_overhead == "auto" and progress:
+    decision_cost = _overhead_cost(cfg, scen)
+    if decision_cost is None and cfg.charge_overhead == "auto" and progress:
         print(f"relmas train: no policy characterisation for h = {cfg.hidden} in {scen.policy_table}; training "
               "without the decision-overhead charge", file=sys.stderr)
-    ov_sa = RelmasScheduler.policy_sa(scen.costs) if step_cost is not None else None
+    ov_sa = RelmasScheduler.policy_sa(scen.costs) if decision_cost is not None else None
     try:
         expert = get_scheduler(cfg.imitate, **cfg.imitate_args) if cfg.imitate else None
     except (KeyError, TypeError, ValueError) as exc:
@@ -773,7 +773,7 @@ def train(cfg: TrainConfig, scen: Scenario, out_dir: str | Path, seed: int = 0, 
 
     def validate() -> float:
         learner.actor.eval()
-        res = evaluate(learner.actor, spec, scen, val_seeds, cfg.val_jobs, step_cost)
+        res = evaluate(learner.actor, spec, scen, val_seeds, cfg.val_jobs, decision_cost)
         learner.actor.train()
         hits = sum(r.hits for r in res)
         jobs = sum(r.jobs for r in res)
@@ -850,7 +850,8 @@ def train(cfg: TrainConfig, scen: Scenario, out_dir: str | Path, seed: int = 0, 
         from .labels import expert_episodes
 
         res = expert_episodes(scen, spec, str(cfg.imitate), cfg.imitate_args, seeds, episode_jobs=cfg.episode_jobs,
-                              step_cost=step_cost, reward=cfg.reward, workers=n_workers, cache_dir=label_cache)
+                              decision_cost=decision_cost, reward=cfg.reward, workers=n_workers,
+                              cache_dir=label_cache)
         if progress and len(seeds) > 1:
             print(f"relmas train: {len(seeds)} expert episodes ({cfg.imitate}): {res.computed} computed, "
                   f"{res.loaded} from the cache" + (f" {label_cache}" if label_cache is not None else ""),
@@ -893,9 +894,8 @@ def train(cfg: TrainConfig, scen: Scenario, out_dir: str | Path, seed: int = 0, 
                 visited: list[Any] = []
                 rq = sim.observe()
                 while rq is not None:
-                    if step_cost is not None and rq.size:
-                        sim.charge_overhead(ov_sa, (rq.size + 1) * step_cost.cycles,
-                                            (rq.size + 1) * step_cost.energy_pj)
+                    if decision_cost is not None and rq.size:
+                        sim.charge_overhead(ov_sa, *decision_cost.of(rq.size + 1))
                     x, order = encode(rq, spec)
                     if dagger_round:
                         visited.append(copy.deepcopy(rq))

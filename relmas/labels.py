@@ -85,7 +85,7 @@ def _jsonable(x: Any) -> Any:
 
 
 def episode_key(scen: Any, spec: Any, expert: str, expert_args: dict[str, Any], episode_jobs: int | None,
-                step_cost: Any, reward: Any) -> str:
+                decision_cost: Any, reward: Any) -> str:
     """The cache key of expert-driven episodes: sha256 of a canonical JSON of what determines them.
 
     Args:
@@ -94,7 +94,7 @@ def episode_key(scen: Any, spec: Any, expert: str, expert_args: dict[str, Any], 
         spec: :class:`relmas.policy.EncoderSpec`.
         expert, expert_args: the expert scheduler's name and keyword arguments.
         episode_jobs: jobs per episode (None: the workload set's).
-        step_cost: :class:`relmas.policy.StepCost` charged per decision step, or None.
+        decision_cost: :class:`relmas.policy.DecisionCost` charged at every decision, or None.
         reward: :class:`relmas.reward.RewardConfig`.
     """
     meta = dict(scen.meta)
@@ -115,7 +115,9 @@ def episode_key(scen: Any, spec: Any, expert: str, expert_args: dict[str, Any], 
         "expert": str(expert),
         "expert_args": dict(expert_args or {}),
         "encoder": spec.to_dict(),
-        "step_cost": None if step_cost is None else [float(step_cost.cycles), float(step_cost.energy_pj)],
+        "decision_cost": None if decision_cost is None else [
+            float(decision_cost.fixed_cycles), float(decision_cost.fixed_energy_pj),
+            float(decision_cost.step_cycles), float(decision_cost.step_energy_pj)],
         "reward": reward.to_dict() if hasattr(reward, "to_dict") else reward,
     }
     text = json.dumps(_jsonable(doc), sort_keys=True, separators=(",", ":"), allow_nan=True)
@@ -135,7 +137,7 @@ def _run_episode(seed: int) -> dict[str, np.ndarray]:
     from .sim.simulator import Simulator
 
     c = _CTX
-    scen, spec, step_cost, ov_sa = c["scen"], c["spec"], c["step_cost"], c["ov_sa"]
+    scen, spec, decision_cost, ov_sa = c["scen"], c["spec"], c["decision_cost"], c["ov_sa"]
     expert = get_scheduler(c["expert"], **c["expert_args"])
     sim = Simulator(scen.costs, scen.period)
     sim.reset(scen.make_workload(int(seed), c["episode_jobs"]))
@@ -143,8 +145,8 @@ def _run_episode(seed: int) -> dict[str, np.ndarray]:
     xs, x2s, acts, rs, dones, prios, sas = [], [], [], [], [], [], []
     rq = sim.observe()
     while rq is not None:
-        if step_cost is not None and rq.size:
-            sim.charge_overhead(ov_sa, (rq.size + 1) * step_cost.cycles, (rq.size + 1) * step_cost.energy_pj)
+        if decision_cost is not None and rq.size:
+            sim.charge_overhead(ov_sa, *decision_cost.of(rq.size + 1))
         x, order = encode(rq, spec)
         prio, sa = expert.schedule(rq)
         pt, st = expert_targets(prio, sa, order)
@@ -227,12 +229,12 @@ def _map(fn: Any, items: Sequence[Any], workers: int, ctx: dict[str, Any]) -> li
 
 
 def expert_episodes(scen: Any, spec: Any, expert: str, expert_args: dict[str, Any], seeds: Iterable[int], *,
-                    episode_jobs: int | None, step_cost: Any, reward: Any, workers: int = 1,
+                    episode_jobs: int | None, decision_cost: Any, reward: Any, workers: int = 1,
                     cache_dir: str | Path | None = None) -> ExpertEpisodes:
     """Expert-driven episodes of the imitation phase, one per workload seed, from the cache or computed.
 
     Each step is exactly what the training loop's expert-driven episodes did: the policy's decision
-    cost charged (``sim.charge_overhead``) when ``step_cost`` is given, the RQ encoded, the expert's
+    cost charged (``sim.charge_overhead``) when ``decision_cost`` is given, the RQ encoded, the expert's
     decision taken (the expert is ``reset(seed)`` before the episode), ``sim.step(prio, sa,
     simulate_out=True, residual_queue=True)``, :func:`relmas.reward.step_reward`, and the residual
     RQ encoded as s'. The transitions hold a = ``expert_action`` of the labels and the labels.
@@ -243,7 +245,7 @@ def expert_episodes(scen: Any, spec: Any, expert: str, expert_args: dict[str, An
         expert, expert_args: expert scheduler name (see :func:`relmas.scheduler.get_scheduler`) and arguments.
         seeds: workload seeds (the expert is reset with the same seed).
         episode_jobs: jobs per episode (None: the workload set's).
-        step_cost: decision-overhead charge per step (:class:`relmas.policy.StepCost`) or None.
+        decision_cost: decision-overhead charge (:class:`relmas.policy.DecisionCost`) or None.
         reward: :class:`relmas.reward.RewardConfig`.
         workers: processes computing missing episodes (1: in this process, no pool).
         cache_dir: cache root (None: no cache); episodes go to ``<cache_dir>/<key>/<seed>.npz``.
@@ -252,7 +254,7 @@ def expert_episodes(scen: Any, spec: Any, expert: str, expert_args: dict[str, An
     from .policy import RelmasScheduler
 
     seeds = [int(s) for s in seeds]
-    key = episode_key(scen, spec, expert, expert_args, episode_jobs, step_cost, reward)
+    key = episode_key(scen, spec, expert, expert_args, episode_jobs, decision_cost, reward)
     F_, G = spec.num_features, spec.num_outputs
     folder = None if cache_dir is None else Path(cache_dir) / key
     got: dict[int, tuple[list[Any], float]] = {}
@@ -265,8 +267,8 @@ def expert_episodes(scen: Any, spec: Any, expert: str, expert_args: dict[str, An
     todo = [s for s in dict.fromkeys(seeds) if s not in got]
     if todo:
         ctx = {"scen": scen, "spec": spec, "expert": expert, "expert_args": dict(expert_args or {}),
-               "episode_jobs": episode_jobs, "step_cost": step_cost, "reward": reward,
-               "ov_sa": RelmasScheduler.policy_sa(scen.costs) if step_cost is not None else None}
+               "episode_jobs": episode_jobs, "decision_cost": decision_cost, "reward": reward,
+               "ov_sa": RelmasScheduler.policy_sa(scen.costs) if decision_cost is not None else None}
         for s, d in zip(todo, _map(_run_episode, todo, workers, ctx)):
             if folder is not None:
                 _save(folder / f"{s}.npz", d)

@@ -1,12 +1,13 @@
 """Energy overhead of running the RELMAS policy on the multi-accelerator itself (paper section 5.3, Fig. 5).
 
 The policy runs one LSTM step per ready-queue entry plus the primer, on one
-Simba Small SA. Its energy per step for hidden size h is the characterisation
-table's energy of the policy's three layers (``characterize.policy_layers``) on
-``simba_small``; the number of steps of an episode is the sum over decisions of
-(queue length + 1), measured by simulating the workload at each scheduling
-period. Overhead = steps x energy per step / energy of the workload's
-execution (SJs plus NoP), in percent.
+Simba Small SA. A decision's energy for hidden size h is a fixed part (loading
+the weights, once per decision) plus a part per step, both from the
+characterisation of the policy's layers on ``simba_small``
+(:func:`relmas.policy.policy_decision_cost`); the number of decisions and of
+steps (the sum over decisions of queue length + 1) are measured by simulating
+the workload at each scheduling period. Overhead = (decisions x fixed + steps x
+per step) / energy of the workload's execution (SJs plus NoP), in percent.
 """
 from __future__ import annotations
 
@@ -16,9 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from characterize.errors import InputError
-
 from .costs import SystemCosts
+from .policy import policy_decision_cost
 from .scheduler import ReadyQueue, Scheduler
 
 
@@ -45,17 +45,6 @@ class StepCounter(Scheduler):
         return self.inner.decision_overhead(rq)
 
 
-def policy_step_cost(policy_table: pd.DataFrame, hidden: int, num_sas: int,
-                     sa_class: str = "simba_small") -> tuple[float, float]:
-    """(cycles, energy_pj) of one policy step at hidden size ``hidden`` on ``sa_class``."""
-    name = f"relmas_policy_h{hidden}_m{num_sas}"
-    rows = policy_table[(policy_table["model"] == name) & (policy_table["sa_class"] == sa_class)]
-    if rows.empty:
-        raise InputError("policy table", name, f"no rows for hidden size {hidden} on {sa_class}; "
-                         f"run `relmas characterize --classes {sa_class} --policy-hidden {hidden} ...`")
-    return float(rows["cycles"].sum()), float(rows["energy_pj"].sum())
-
-
 def energy_overhead(costs: SystemCosts, cfg: dict[str, Any], policy_table: pd.DataFrame, workload: str, qos: str,
                     hidden_sizes: list[int], periods: list[float], seeds: list[int], scheduler: str,
                     scheduler_params: dict[str, Any] | None = None, policy=None,
@@ -64,7 +53,7 @@ def energy_overhead(costs: SystemCosts, cfg: dict[str, Any], policy_table: pd.Da
     from .cli.simulate import load_or_generate, make_scheduler
     from .sim import Simulator
 
-    step_cost = {h: policy_step_cost(policy_table, h, costs.num_sas) for h in hidden_sizes}
+    cost = {h: policy_decision_cost(policy_table, h, costs.num_sas) for h in hidden_sizes}
     rows = []
     for period in periods:
         for seed in seeds:
@@ -73,13 +62,15 @@ def energy_overhead(costs: SystemCosts, cfg: dict[str, Any], policy_table: pd.Da
             res = Simulator(costs, period).run(w, counter, seed=seed)
             work_energy = res.energy_sj_pj + res.energy_nop_pj
             for h in hidden_sizes:
-                cyc, e = step_cost[h]
+                c = cost[h]
+                energy = counter.decisions * c.fixed_energy_pj + counter.steps * c.step_energy_pj
                 rows.append({
                     "workload": workload, "qos": qos, "scheduler": scheduler, "period_cycles": period,
                     "seed": seed, "hidden": h, "decisions": counter.decisions, "policy_steps": counter.steps,
-                    "step_cycles": cyc, "step_energy_pj": e, "workload_energy_pj": work_energy,
-                    "overhead_energy_pj": counter.steps * e,
-                    "overhead_percent": 100.0 * counter.steps * e / work_energy if work_energy > 0 else math.nan,
+                    "fixed_cycles": c.fixed_cycles, "fixed_energy_pj": c.fixed_energy_pj,
+                    "step_cycles": c.step_cycles, "step_energy_pj": c.step_energy_pj,
+                    "workload_energy_pj": work_energy, "overhead_energy_pj": energy,
+                    "overhead_percent": 100.0 * energy / work_energy if work_energy > 0 else math.nan,
                     "sla_rate": res.sla_rate,
                 })
     return pd.DataFrame(rows)

@@ -47,7 +47,7 @@ import torch
 from torch import nn
 
 from characterize.errors import InputError
-from characterize.policy_layers import policy_dims
+from characterize.policy_layers import RESIDENT_STEPS, policy_dims, policy_model_name
 
 from .checkpoint import load_checkpoint, require, save_checkpoint
 from .scheduler import Scheduler, register_scheduler
@@ -401,51 +401,80 @@ def load_policy(path: str | Path) -> tuple[Actor, EncoderSpec, dict[str, Any]]:
 
 
 @dataclass(frozen=True)
-class StepCost:
-    """Cost of one policy step (one SJ) on the SA class that runs the policy."""
+class DecisionCost:
+    """Cost of one scheduling decision of ``steps`` policy steps on the SA class that runs the policy.
 
-    cycles: float
-    energy_pj: float
+    ``fixed + steps x step``: the fixed part is loading the weights into the SA
+    (once per decision, they stay in its buffers across the decision's steps
+    where they fit); the per-step part is the compute, the on-chip buffer
+    traffic, and the DRAM traffic of whatever does not stay resident.
+    """
+
+    fixed_cycles: float
+    fixed_energy_pj: float
+    step_cycles: float
+    step_energy_pj: float
     model: str
     sa_class: str
 
+    def of(self, steps: int) -> tuple[float, float]:
+        """(cycles, energy in pJ) of a decision of ``steps`` steps (R + 1 for a queue of R SJs)."""
+        if steps <= 0:
+            return 0.0, 0.0
+        return (self.fixed_cycles + steps * self.step_cycles, self.fixed_energy_pj + steps * self.step_energy_pj)
 
-def policy_step_cost(table: str | Path, hidden: int, num_sas: int,
-                     sa_class: str = POLICY_SA_CLASS) -> StepCost:
-    """Cycles and energy of one policy step from the characterisation table of the policy's layers.
 
-    Reads the rows of model ``relmas_policy_h{hidden}_m{num_sas}`` on
-    ``sa_class`` and sums its three layers (LSTM gates, FC1, FC2), which run one
-    after the other at every step.
+def policy_decision_cost(table: str | Path | Any, hidden: int, num_sas: int,
+                         sa_class: str = POLICY_SA_CLASS) -> DecisionCost:
+    """Fixed and per-step cost of a decision, from the characterisation table of the policy's layers.
+
+    ``table`` is the table's path (or the table as a DataFrame). Reads the rows of
+    ``relmas_policy_h{hidden}_m{num_sas}`` (one step, P = 1) and of its ``_x{T}``
+    twin (T = :data:`characterize.policy_layers.RESIDENT_STEPS` steps as one product)
+    on ``sa_class``, sums their three layers (LSTM gates, FC1, FC2), and fits the
+    line through the two points: per step = (cost(T) - cost(1)) / (T - 1),
+    fixed = cost(1) - per step (each clipped at 0).
     """
     import pandas as pd
 
-    table = Path(table)
-    name = f"relmas_policy_h{hidden}_m{num_sas}"
-    if not table.is_file():
-        raise InputError(table, "", f"policy characterisation table not found (needed to charge the decision "
-                         f"overhead of {name}); run `relmas characterize` for the policy layers, or turn the "
-                         "overhead charge off")
-    try:
-        df = pd.read_csv(table)
-    except Exception as exc:  # noqa: BLE001 - any unreadable CSV
-        raise InputError(table, "", f"not a readable CSV table: {exc}") from None
+    name = policy_model_name(hidden, num_sas)
+    batched = policy_model_name(hidden, num_sas, RESIDENT_STEPS)
+    if isinstance(table, pd.DataFrame):
+        df, where = table, "policy table"
+    else:
+        where = Path(table)
+        if not where.is_file():
+            raise InputError(where, "", f"policy characterisation table not found (needed to charge the decision "
+                             f"overhead of {name}); run `relmas characterize` for the policy layers, or turn the "
+                             "overhead charge off")
+        try:
+            df = pd.read_csv(where)
+        except Exception as exc:  # noqa: BLE001 - any unreadable CSV
+            raise InputError(where, "", f"not a readable CSV table: {exc}") from None
     missing = [c for c in ("model", "layer", "sa_class", "cycles", "energy_pj") if c not in df.columns]
     if missing:
-        raise InputError(table, "columns", f"missing columns {missing}")
-    rows = df[(df["model"] == name) & (df["sa_class"] == sa_class)]
-    if rows.empty:
-        have = sorted({str(m) for m in df["model"] if str(m).startswith("relmas_policy_")})
-        raise InputError(table, name, f"no rows for {name} on {sa_class} (the table has: {', '.join(have) or 'none'}); "
-                         f"add hidden size {hidden} to characterize.policy_hidden and re-run, or turn the overhead "
-                         "charge off")
-    got = set(rows["layer"])
-    lack = [layer for layer in POLICY_LAYERS if layer not in got]
-    if lack:
-        raise InputError(table, name, f"missing layers {lack} on {sa_class}")
-    sel = rows[rows["layer"].isin(POLICY_LAYERS)]
-    return StepCost(cycles=float(sel["cycles"].sum()), energy_pj=float(sel["energy_pj"].sum()),
-                    model=name, sa_class=sa_class)
+        raise InputError(where, "columns", f"missing columns {missing}")
+
+    def total(model: str) -> tuple[float, float]:
+        rows = df[(df["model"] == model) & (df["sa_class"] == sa_class)]
+        if rows.empty:
+            have = sorted({str(m) for m in df["model"] if str(m).startswith("relmas_policy_")})
+            raise InputError(where, model, f"no rows for {model} on {sa_class} (the table has: "
+                             f"{', '.join(have) or 'none'}); run `relmas characterize --classes {sa_class} "
+                             f"--policy-hidden {hidden} ...` (or add {hidden} to characterize.policy_hidden), "
+                             "or turn the overhead charge off")
+        lack = [layer for layer in POLICY_LAYERS if layer not in set(rows["layer"])]
+        if lack:
+            raise InputError(where, model, f"missing layers {lack} on {sa_class}")
+        sel = rows[rows["layer"].isin(POLICY_LAYERS)]
+        return float(sel["cycles"].sum()), float(sel["energy_pj"].sum())
+
+    c1, e1 = total(name)
+    cT, eT = total(batched)
+    step_c = max(0.0, (cT - c1) / (RESIDENT_STEPS - 1))
+    step_e = max(0.0, (eT - e1) / (RESIDENT_STEPS - 1))
+    return DecisionCost(fixed_cycles=max(0.0, c1 - step_c), fixed_energy_pj=max(0.0, e1 - step_e),
+                        step_cycles=step_c, step_energy_pj=step_e, model=name, sa_class=sa_class)
 
 
 # --------------------------------------------------------------------------- #
@@ -478,9 +507,10 @@ class RelmasScheduler(Scheduler):
     Deterministic: the actor's outputs are used as they are (no exploration
     noise). With ``charge_overhead`` (the default, as in the paper, section
     5.3), every decision is charged to the SA that runs the policy, the first
-    Simba Small of the system: ``(R + 1) x`` the cycles and energy of one policy
-    step (LSTM gates + FC1 + FC2 of ``relmas_policy_h{h}_m{M}`` on simba_small in
-    the policy characterisation table). The simulator queues those cycles on
+    Simba Small of the system: the cycles and energy of R + 1 policy steps (LSTM
+    gates + FC1 + FC2) with the weights loaded once per decision
+    (:class:`DecisionCost`, from ``relmas_policy_h{h}_m{M}`` and its ``_x64``
+    twin on simba_small in the policy characterisation table). The simulator queues those cycles on
     that SA ahead of the queue's SJs, so the primer's "cycles until free" of
     the next decisions include them.
 
@@ -491,7 +521,7 @@ class RelmasScheduler(Scheduler):
             policy, and used to find the Simba Small SA for the overhead.
         charge_overhead: charge the decision overhead (default True).
         policy_table: characterisation table of the policy's layers.
-        step_cost: cost of one policy step, instead of reading ``policy_table``.
+        decision_cost: cost model of a decision, instead of reading ``policy_table``.
         overhead_sa: SA index that runs the policy (default: first ``simba_small`` of ``costs``).
     """
 
@@ -499,7 +529,7 @@ class RelmasScheduler(Scheduler):
 
     def __init__(self, policy: str | Path | Actor, spec: EncoderSpec | None = None, costs: Any = None,
                  charge_overhead: bool = True, policy_table: str | Path = DEFAULT_POLICY_TABLE,
-                 step_cost: StepCost | None = None, overhead_sa: int | None = None):
+                 decision_cost: DecisionCost | None = None, overhead_sa: int | None = None):
         where: str | Path = "policy"
         if isinstance(policy, Actor):
             if spec is None:
@@ -519,10 +549,10 @@ class RelmasScheduler(Scheduler):
             if np.array_equal(self._map, np.arange(len(spec.model_names))):
                 self._map = None  # identity
         self.charge = bool(charge_overhead)
-        self.step_cost: StepCost | None = None
+        self.decision_cost: DecisionCost | None = None
         self.overhead_sa: int | None = None
         if self.charge:
-            self.step_cost = step_cost or policy_step_cost(policy_table, self.hidden, spec.num_sas)
+            self.decision_cost = decision_cost or policy_decision_cost(policy_table, self.hidden, spec.num_sas)
             if overhead_sa is not None:
                 self.overhead_sa = int(overhead_sa)
             elif costs is not None:
@@ -542,11 +572,11 @@ class RelmasScheduler(Scheduler):
                          f"no {sa_class} SA to run the policy on; pass overhead_sa or turn the overhead charge off")
 
     def decision_overhead(self, rq: Any) -> tuple[int, float, float] | None:
-        """(SA, (R + 1) x step cycles, (R + 1) x step energy), or None when not charging or R = 0."""
+        """(SA, cycles, energy) of a decision of R + 1 steps, or None when not charging or R = 0."""
         if not self.charge or rq.size == 0:
             return None
-        steps = rq.size + 1
-        return self.overhead_sa, steps * self.step_cost.cycles, steps * self.step_cost.energy_pj
+        cycles, energy = self.decision_cost.of(rq.size + 1)
+        return self.overhead_sa, cycles, energy
 
     def schedule(self, rq: Any) -> tuple[np.ndarray, np.ndarray]:
         """Encode the queue, run the actor once over it, decode priorities and SAs."""

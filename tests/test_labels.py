@@ -22,7 +22,7 @@ SEEDS = [11, 12, 13]
 def _episodes(cache=None, workers=1, expert=("edf-h", {}), seeds=SEEDS, scen=None):
     scen = scen or scenario(jobs=8)
     spec = EncoderSpec.from_costs(scen.costs)
-    return L.expert_episodes(scen, spec, expert[0], expert[1], seeds, episode_jobs=None, step_cost=None,
+    return L.expert_episodes(scen, spec, expert[0], expert[1], seeds, episode_jobs=None, decision_cost=None,
                              reward=RewardConfig(), workers=workers, cache_dir=cache)
 
 

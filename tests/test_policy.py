@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from characterize.errors import InputError
-from characterize.policy_layers import policy_model
+from characterize.policy_layers import RESIDENT_STEPS, policy_model
 from relmas.cli.bench_policy import synthetic_costs, synthetic_queue, synthetic_workload
 from relmas.policy import (PAPER_MACS_H256, Actor, Critic, EncoderSpec, RelmasScheduler, decode,
-                           encode, encode_arrays, macs_per_step, pad_batch, policy_step_cost, save_policy, slog)
+                           encode, encode_arrays, macs_per_step, pad_batch, policy_decision_cost, save_policy, slog)
 from relmas.reward import RewardConfig, reward, sj_rewards
 from relmas.scheduler import ReadyQueue, get_scheduler
 from relmas.sim.simulator import Simulator
@@ -120,24 +120,43 @@ def test_macs_per_step_against_formula_and_characterised_layers():
     assert m["elementwise_products"] == 3 * h
 
 
-def write_policy_table(path, hidden: int, M: int, cycles=(500.0, 60.0, 5.0), energy=(1e4, 1e3, 10.0)):
+def write_policy_table(path, hidden: int, M: int, cycles=(500.0, 60.0, 5.0), energy=(1e4, 1e3, 10.0),
+                       step=(100.0, 1000.0)):
+    """One-step rows (totals 565 cycles, 11,010 pJ) and RESIDENT_STEPS-step rows costing ``step`` more per step."""
+    T = RESIDENT_STEPS
     rows = [{"model": f"relmas_policy_h{hidden}_m{M}", "layer": n, "sa_class": "simba_small", "cycles": c,
              "energy_pj": e} for n, c, e in zip(("lstm_gates", "fc1", "fc2"), cycles, energy)]
+    # the batched model: the first layer carries all the extra per-step cost
+    extra = {"lstm_gates": ((T - 1) * step[0], (T - 1) * step[1])}
+    rows += [{"model": f"relmas_policy_h{hidden}_m{M}_x{T}", "layer": n, "sa_class": "simba_small",
+              "cycles": c + extra.get(n, (0, 0))[0], "energy_pj": e + extra.get(n, (0, 0))[1]}
+             for n, c, e in zip(("lstm_gates", "fc1", "fc2"), cycles, energy)]
     rows.append({"model": f"relmas_policy_h{hidden}_m{M}", "layer": "fc1", "sa_class": "eyeriss_small",
                  "cycles": 1e9, "energy_pj": 1e9})
     pd.DataFrame(rows).to_csv(path, index=False)
 
 
-def test_policy_step_cost_reads_simba_small_rows_and_errors(tmp_path):
+def test_policy_decision_cost_fits_fixed_and_per_step_parts_and_errors(tmp_path):
     table = tmp_path / "policy.csv"
     write_policy_table(table, 32, 6)
-    c = policy_step_cost(table, 32, 6)
-    assert c.cycles == 565.0 and c.energy_pj == 11010.0 and c.model == "relmas_policy_h32_m6"
+    c = policy_decision_cost(table, 32, 6)
+    assert (c.step_cycles, c.step_energy_pj) == (100.0, 1000.0)
+    assert (c.fixed_cycles, c.fixed_energy_pj) == (465.0, 10_010.0)  # the one-step cost less one step
+    assert c.of(1) == (565.0, 11_010.0) and c.of(41) == (465.0 + 4100.0, 10_010.0 + 41_000.0)
+    assert c.of(0) == (0.0, 0.0) and c.model == "relmas_policy_h32_m6"
+    assert policy_decision_cost(pd.read_csv(table), 32, 6) == c  # a DataFrame works too
     with pytest.raises(InputError) as e:
-        policy_step_cost(table, 64, 6)
+        policy_decision_cost(table, 64, 6)
     assert str(table) in str(e.value) and "relmas_policy_h64_m6" in str(e.value)
+    # a table from before the batched model names what is missing
+    df = pd.read_csv(table)
+    old = tmp_path / "old.csv"
+    df[~df["model"].str.contains("_x")].to_csv(old, index=False)
     with pytest.raises(InputError) as e:
-        policy_step_cost(tmp_path / "missing.csv", 32, 6)
+        policy_decision_cost(old, 32, 6)
+    assert f"relmas_policy_h32_m6_x{RESIDENT_STEPS}" in str(e.value) and "--policy-hidden 32" in str(e.value)
+    with pytest.raises(InputError) as e:
+        policy_decision_cost(tmp_path / "missing.csv", 32, 6)
     assert "missing.csv" in str(e.value)
 
 
@@ -156,7 +175,7 @@ def test_scheduler_is_deterministic_and_charges_overhead(tmp_path, costs, spec):
     p2, s2 = sched.schedule(rq)
     assert np.array_equal(p1, p2) and np.array_equal(s1, s2)
     assert sorted(p1.tolist()) == list(range(40)) and s1.min() >= 0 and s1.max() < costs.num_sas
-    assert sched.decision_overhead(rq) == (sched.overhead_sa, 41 * 565.0, 41 * 11010.0)
+    assert sched.decision_overhead(rq) == (sched.overhead_sa, 465.0 + 41 * 100.0, 10_010.0 + 41 * 1000.0)
     # without the charge: same decisions, no overhead
     free = RelmasScheduler(pol, costs=costs, charge_overhead=False)
     pf, sf = free.schedule(rq)

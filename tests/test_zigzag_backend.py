@@ -323,3 +323,23 @@ def test_shared_mapping_shortcut_changes_nothing():
     slow.shared_mapping = False
     for cls, layer in (("simba_small", TINY), ("eyeriss_small", TINY)):
         assert fast.evaluate(sa_class(cls), layer) == slow.evaluate(sa_class(cls), layer)
+
+
+@pytest.mark.slow
+def test_policy_weights_stay_resident_across_a_decisions_steps(tmp_path):
+    """The decision-overhead model: with the weights loaded once, a step costs a fraction of a lone step."""
+    from characterize.policy_layers import policy_models
+    from characterize.table import build_table, load_classes
+    from relmas.policy import policy_decision_cost
+
+    hidden, M = 64, 6
+    classes = load_classes(ROOT / "arch", ["simba_small"])
+    df, _ = build_table(policy_models(hidden, M), classes, "zigzag", DEFAULT_OBJECTIVE, 1, tmp_path,
+                        settings=FAST, progress=False)
+    c = policy_decision_cost(df, hidden, M)
+    lone_c, lone_e = c.of(1)
+    macs = sum(layer.macs for layer in policy_models(hidden, M)[0].layers)
+    # a step cannot beat the MAC array's peak, and a lone step (all weights from DRAM) costs far more energy
+    assert c.step_cycles >= macs / sa_class("simba_small").peak_macs_per_cycle
+    assert c.step_energy_pj < lone_e / 5
+    assert c.fixed_energy_pj > c.step_energy_pj and c.step_cycles < lone_c

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from characterize.backends import BACKENDS, OBJECTIVES
 from characterize.errors import InputError
-from characterize.policy_layers import policy_model
+from characterize.policy_layers import policy_models
 from characterize.schema import load_system
 from characterize.table import build_table, load_classes, load_models, write_table
 
@@ -29,7 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--models", nargs="+", metavar="MODEL", help="models to include (default: all in --layers-dir)")
     p.add_argument("--classes", nargs="+", metavar="CLASS", help="SA classes to include (default: all in --arch-dir)")
     p.add_argument("--policy-hidden", nargs="+", type=int, metavar="H",
-                   help="instead of models, cost the RELMAS policy's layers for these hidden sizes")
+                   help="instead of models, cost the RELMAS policy's layers for these hidden sizes (one step, and "
+                   "64 steps sharing their weights: the decision-overhead model)")
     p.add_argument("--policy-system", type=Path, default=Path("arch/systems/relmas_6sa.yaml"),
                    help="system whose SA count sets the policy's F and G (with --policy-hidden)")
     p.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1,
@@ -51,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         for h in args.policy_hidden:
             if h < 2 or h % 2:
                 raise InputError("--policy-hidden", "", f"hidden size must be an even integer >= 2, got {h}")
-        models = [policy_model(h, len(system.accelerators)) for h in args.policy_hidden]
+        models = [m for h in args.policy_hidden for m in policy_models(h, len(system.accelerators))]
     else:
         models = load_models(args.layers_dir, args.models)
     from .simulate import parse_params

@@ -20,7 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "overhead",
         help="energy overhead of running the RELMAS policy on a Simba Small SA (Fig. 5)",
         description="Simulate the workload at each period, count the policy's LSTM steps (queue length + 1 per "
-        "decision) and price them with the policy table's energy per step for each hidden size.",
+        "decision) and price each decision with the policy table's cost for each hidden size: weights loaded once "
+        "per decision, then the energy of every step.",
     )
     p.add_argument("--workload", default="mixed")
     p.add_argument("--qos", default="medium", choices=wl.QOS_LEVELS)
