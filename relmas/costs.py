@@ -6,6 +6,8 @@ its class. This is all the simulator and the schedulers know of the hardware.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,6 +75,20 @@ class SystemCosts:
 
     def model(self, name: str) -> ModelCost:
         return self.models[self._index[name]]
+
+    def digest(self) -> str:
+        """sha256 of everything the simulator reads: SA classes, bandwidth, NoP energy, every model's costs.
+
+        A cache keyed by it (the label cache) goes stale when the system file, the
+        table or a model's layers change, whatever their paths.
+        """
+        h = hashlib.sha256()
+        h.update(json.dumps([self.sa_classes, float(self.bandwidth), float(self.nop_energy_pj_per_bit)]).encode())
+        for m in self.models:
+            h.update(json.dumps([m.name, m.layers, m.preds]).encode())
+            for a in (m.cycles, m.bw, m.energy, m.dram_bytes):
+                h.update(np.ascontiguousarray(a, dtype=np.float64).tobytes())
+        return h.hexdigest()
 
     def with_bandwidth(self, bandwidth: float) -> "SystemCosts":
         """Same costs on a system whose DRAM gives ``bandwidth`` bytes per cycle."""

@@ -36,10 +36,10 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from .io import atomic_path, file_sha256
+from .io import atomic_path
 
 #: Version of the cached episode layout; part of the key, so a layout change never reads old files.
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 # The task context of the pool's workers (inherited through fork), or of the in-process path.
 _CTX: dict[str, Any] = {}
@@ -89,8 +89,8 @@ def episode_key(scen: Any, spec: Any, expert: str, expert_args: dict[str, Any], 
     """The cache key of expert-driven episodes: sha256 of a canonical JSON of what determines them.
 
     Args:
-        scen: :class:`relmas.ddpg.Scenario` (its ``meta`` and ``period``; the file named by
-            ``meta["table"]`` is hashed by content when it exists).
+        scen: :class:`relmas.ddpg.Scenario`: its ``meta``, ``period`` and the content of its
+            costs (:meth:`relmas.costs.SystemCosts.digest`: system, table and models, not their paths).
         spec: :class:`relmas.policy.EncoderSpec`.
         expert, expert_args: the expert scheduler's name and keyword arguments.
         episode_jobs: jobs per episode (None: the workload set's).
@@ -98,18 +98,10 @@ def episode_key(scen: Any, spec: Any, expert: str, expert_args: dict[str, Any], 
         reward: :class:`relmas.reward.RewardConfig`.
     """
     meta = dict(scen.meta)
-    table = meta.get("table")
-    table_sha = None
-    if isinstance(table, (str, Path)) and str(table):
-        try:
-            if Path(table).is_file():
-                table_sha = file_sha256(table)
-        except OSError:
-            table_sha = None
     doc = {
         "version": CACHE_VERSION,
         "scenario": meta,
-        "table_sha256": table_sha,
+        "costs_sha256": scen.costs.digest(),
         "period": float(scen.period),
         "episode_jobs": None if episode_jobs is None else int(episode_jobs),
         "expert": str(expert),

@@ -66,15 +66,16 @@ def test_the_key_covers_the_expert_and_the_scenario():
     assert base != key(*MAGMA, reward=RewardConfig(delta=0.5))
 
 
-def test_the_key_hashes_the_table_content(tmp_path):
-    table = tmp_path / "t.csv"
-    table.write_text("a\n1\n")
+def test_the_key_hashes_the_costs_not_the_paths():
     scen = scenario(jobs=8)
-    scen.meta = {**scen.meta, "table": str(table)}
     spec = EncoderSpec.from_costs(scen.costs)
     k1 = L.episode_key(scen, spec, "edf-h", {}, None, None, RewardConfig())
-    table.write_text("a\n2\n")
-    assert L.episode_key(scen, spec, "edf-h", {}, None, None, RewardConfig()) != k1
+    # another DRAM bandwidth (an edited system file) or one layer's cycles (an edited table): another key
+    scen.costs = scen.costs.with_bandwidth(scen.costs.bandwidth / 2)
+    k2 = L.episode_key(scen, spec, "edf-h", {}, None, None, RewardConfig())
+    assert k2 != k1
+    scen.costs.models[0].cycles[0, 0] += 1.0
+    assert L.episode_key(scen, spec, "edf-h", {}, None, None, RewardConfig()) not in (k1, k2)
 
 
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "empty"])
