@@ -178,6 +178,18 @@ def build_report(sla: pd.DataFrame, bandwidth: pd.DataFrame | None, overhead: pd
             out.append(f"| {h} | " + " | ".join(cells) + " |")
         worst = overhead.groupby(["hidden", "period_cycles"])["overhead_percent"].mean().max()
         out.append(f"\nLargest mean overhead: **{worst:.3f}%** (paper: {PAPER['energy_overhead']}).\n")
+        if {"decisions", "policy_steps"} <= set(overhead.columns):
+            q = overhead.groupby("period_cycles")[["decisions", "policy_steps"]].mean()
+            out.append("What drives it: decisions per episode and LSTM steps per decision (queue length + 1), "
+                       "mean over seeds: " + "; ".join(
+                           f"T_s = {int(p):,}: {r.decisions:,.0f} decisions of {r.policy_steps / r.decisions:.1f} "
+                           "steps" for p, r in q.iterrows() if r.decisions > 0) + ".\n")
+        if {"fixed_energy_pj", "step_energy_pj"} <= set(overhead.columns):
+            c = overhead.groupby("hidden")[["fixed_energy_pj", "step_energy_pj"]].first()
+            out.append("Energy of a decision = fixed (the weights loaded into the Simba Small once per decision) + "
+                       "steps x per step: " + "; ".join(
+                           f"h = {h}: {r.fixed_energy_pj / 1e6:.2f} uJ + {r.step_energy_pj / 1e6:.3f} uJ per step"
+                           for h, r in c.iterrows()) + ".\n")
 
     training = info.get("training")
     if training is not None and len(training):

@@ -69,7 +69,9 @@ def test_runs_summary_and_report_sections(tmp_path):
                        for s, r in SCHEDS.items() for b in (16, 8)])
     bw.to_csv(tmp_path / "bw.csv", index=False)
     ov = pd.DataFrame([{"workload": "mixed", "scheduler": "relmas", "hidden": h, "period_cycles": p, "seed": 0,
-                        "overhead_percent": 0.01 * h / 32} for h in (32, 256) for p in (1e5, 2e5)])
+                        "overhead_percent": 0.01 * h / 32, "decisions": 400 / (p / 1e5),
+                        "policy_steps": 8000 / (p / 1e5), "fixed_energy_pj": 1e6 * h / 32, "step_energy_pj": 5e4}
+                       for h in (32, 256) for p in (1e5, 2e5)])
     ov.to_csv(tmp_path / "ov.csv", index=False)
     figs = tmp_path / "figures"
     assert main(["figures", "--sla", str(sla), "--bandwidth", str(tmp_path / "bw.csv"), "--overhead",
@@ -88,6 +90,8 @@ def test_runs_summary_and_report_sections(tmp_path):
     assert "+100.0%" in text                      # over Herald
     assert "| relmas | 0.800 ± 0.000 | 1.000 | 2.000 |" in text   # CPU ms then wall ms per decision
     assert "Largest mean overhead: **0.080%**" in text
+    assert "T_s = 100,000: 400 decisions of 20.0 steps; T_s = 200,000: 200 decisions of 20.0 steps" in text
+    assert "h = 32: 1.00 uJ + 0.050 uJ per step; h = 256: 8.00 uJ + 0.050 uJ per step" in text
 
 
 def test_metrics_file_without_required_columns_is_named(tmp_path):
