@@ -76,6 +76,11 @@ def _pct(x: float) -> str:
     return "n/a" if x is None or math.isnan(x) else f"{x * 100:+.1f}%"
 
 
+def _norm(x: float) -> str:
+    """A normalised rate, or a dash where the scheduler's best is 0 (nothing to normalise by)."""
+    return "—" if x is None or math.isnan(float(x)) else f"{float(x):.2f}"
+
+
 def build_report(sla: pd.DataFrame, bandwidth: pd.DataFrame | None, overhead: pd.DataFrame | None,
                  figures: dict[str, str], info: dict[str, Any]) -> str:
     """The report's Markdown text."""
@@ -154,8 +159,8 @@ def build_report(sla: pd.DataFrame, bandwidth: pd.DataFrame | None, overhead: pd
         out.append("|---|" + "---|" * len(bws))
         for name in scheds:
             sub = bandwidth[bandwidth.scheduler == name].set_index("bandwidth_gbps")
-            cells = [f"{sub.loc[b, 'sla_rate']:.3f} ({sub.loc[b, 'sla_rate_normalised']:.2f})" if b in sub.index
-                     else "" for b in bws]
+            cells = [f"{sub.loc[b, 'sla_rate']:.3f} ({_norm(sub.loc[b, 'sla_rate_normalised'])})"
+                     if b in sub.index else "" for b in bws]
             out.append(f"| {name} | " + " | ".join(cells) + " |")
         out.append("")
 
@@ -198,7 +203,8 @@ def build_report(sla: pd.DataFrame, bandwidth: pd.DataFrame | None, overhead: pd
         if learned:
             out.append("Learned schedulers and their recipes: " + ", ".join(
                 f"`{k}` = `relmas train --recipe {v}`" for k, v in learned.items()) +
-                (f"; budget {info['train_minutes']} min of wall time per scenario"
+                (f"; budget {info['train_minutes']} min of "
+                 f"{'wall' if info.get('train_clock') == 'wall' else 'CPU'} time per run"
                  if info.get("train_minutes") else "") + ".\n")
         if "curves" in figures:
             out.append(f"![Learning curves]({figures['curves']})\n")

@@ -66,7 +66,9 @@ def test_runs_summary_and_report_sections(tmp_path):
     _sla().to_csv(sla, index=False)
     bw = pd.DataFrame([{"workload": "light", "scheduler": s, "bandwidth_gbps": b, "sla_rate": r * b / 16,
                         "ci95": 0.0, "sla_rate_normalised": b / 16, "ci95_normalised": 0.0}
-                       for s, r in SCHEDS.items() for b in (16, 8)])
+                       for s, r in SCHEDS.items() for b in (16, 8)]
+                      + [{"workload": "light", "scheduler": "never", "bandwidth_gbps": b, "sla_rate": 0.0, "ci95": 0.0,
+                          "sla_rate_normalised": float("nan"), "ci95_normalised": float("nan")} for b in (16, 8)])
     bw.to_csv(tmp_path / "bw.csv", index=False)
     ov = pd.DataFrame([{"workload": "mixed", "scheduler": "relmas", "hidden": h, "period_cycles": p, "seed": 0,
                         "overhead_percent": 0.01 * h / 32, "decisions": 400 / (p / 1e5),
@@ -80,9 +82,12 @@ def test_runs_summary_and_report_sections(tmp_path):
         assert (figs / f"{stem}.png").stat().st_size > 1000 and (figs / f"{stem}.pdf").is_file()
     rep = tmp_path / "report.md"
     assert main(["report", "--sla", str(sla), "--bandwidth", str(tmp_path / "bw.csv"), "--overhead",
-                 str(tmp_path / "ov.csv"), "--figures", str(figs), "--policies", str(pol), "-o", str(rep)]) == 0
+                 str(tmp_path / "ov.csv"), "--figures", str(figs), "--policies", str(pol), "-o", str(rep),
+                 "--config", str(Path(__file__).resolve().parents[1] / "config" / "config.yaml"),
+                 "--preset", "smoke"]) == 0
     text = rep.read_text()
     assert "learning_curves.png" in text
+    assert "budget 0.5 min of CPU time per run" in text   # the smoke preset's train.max_minutes
     m128 = macs_per_step(Actor(16, 7, 128))["total"]
     m256 = macs_per_step(Actor(16, 7, 256))["total"]
     assert f"h = 128, F = 16: **{m128:,}**" in text and f"h = 256, F = 16: **{m256:,}**" in text
@@ -90,6 +95,7 @@ def test_runs_summary_and_report_sections(tmp_path):
     assert "+100.0%" in text                      # over Herald
     assert "| relmas | 0.800 ± 0.000 | 1.000 | 2.000 |" in text   # CPU ms then wall ms per decision
     assert "Largest mean overhead: **0.080%**" in text
+    assert "| never | 0.000 (—) | 0.000 (—) |" in text   # best 0: nothing to normalise by
     assert "T_s = 100,000: 400 decisions of 20.0 steps; T_s = 200,000: 200 decisions of 20.0 steps" in text
     assert "h = 32: 1.00 uJ + 0.050 uJ per step; h = 256: 8.00 uJ + 0.050 uJ per step" in text
 

@@ -49,6 +49,7 @@ def _info(args: argparse.Namespace) -> dict:
         info.setdefault("preset", cfg.get("preset"))
         info.setdefault("system", cfg.get("system"))
         info.setdefault("train_minutes", (cfg.get("train") or {}).get("max_minutes"))
+        info.setdefault("train_clock", (cfg.get("train") or {}).get("budget_clock", "cpu"))
         info.setdefault("learned", cfg.get("learned_schedulers") or {})
     if args.table:
         info.setdefault("table", str(args.table))
