@@ -67,7 +67,8 @@ def fig3_sla(sla: pd.DataFrame, stem: Path) -> list[Path]:
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper center", ncol=len(scheds), bbox_to_anchor=(0.5, 1.08), frameon=False)
     n = sla.groupby(["workload", "qos", "scheduler"]).size()
-    fig.text(0.99, -0.02, f"mean and 95% CI over {n.min()}-{n.max()} seeds", ha="right", fontsize=7)
+    seeds = f"{n.min()}" if n.min() == n.max() else f"{n.min()}-{n.max()}"
+    fig.text(0.99, -0.02, f"mean and 95% CI over {seeds} seeds", ha="right", fontsize=7)
     return _save(fig, stem)
 
 
