@@ -60,7 +60,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from .errors import InputError
-from .schema import Model, _check_graph, _validate
+from .schema import Model, check_model_graph, validate_as
 
 DEFAULT_INPUT: tuple[int, ...] = (3, 224, 224)
 
@@ -241,8 +241,8 @@ def _build_model(layers: list[dict[str, Any]], name: str, source: str, variant: 
         "source": {"variant": variant, "reference": reference, "input": input_desc},
         "layers": layers,
     }
-    model = _validate(Model, data, Path(source))
-    _check_graph(model, Path(source))
+    model = validate_as(Model, data, Path(source))
+    check_model_graph(model, Path(source))
     return model
 
 

@@ -76,7 +76,8 @@ def _loc_to_field(loc: tuple, data: dict[str, Any] | None = None) -> str:
     return "".join(parts)
 
 
-def _validate(cls: type[BaseModel], data: dict[str, Any], path: Path) -> Any:
+def validate_as(cls: type[BaseModel], data: dict[str, Any], path: Path) -> Any:
+    """Validate ``data`` (read from ``path``) as ``cls``; the first error becomes an InputError naming the field."""
     try:
         return cls.model_validate(data)
     except ValidationError as exc:
@@ -209,7 +210,7 @@ def load_sa_class(path: str | Path) -> SAClass:
     """Load and validate ``arch/<name>.yaml``; the file stem must equal ``name``."""
     path = Path(path)
     data = load_yaml(path)
-    sa = _validate(SAClass, data, path)
+    sa = validate_as(SAClass, data, path)
     if sa.name != path.stem:
         raise InputError(path, "name", f"'{sa.name}' differs from the file name '{path.stem}'")
     return sa
@@ -269,7 +270,7 @@ def load_system(path: str | Path, arch_dir: str | Path | None = None) -> System:
     """Load a system; with ``arch_dir``, check that every SA class exists there."""
     path = Path(path)
     data = load_yaml(path)
-    system = _validate(System, data, path)
+    system = validate_as(System, data, path)
     if system.name != path.stem:
         raise InputError(path, "name", f"'{system.name}' differs from the file name '{path.stem}'")
     if arch_dir is None:
@@ -408,7 +409,8 @@ class Model(_Strict):
         return [[idx[p] for p in layer.after] for layer in self.layers]
 
 
-def _check_graph(model: Model, path: Path) -> None:
+def check_model_graph(model: Model, path: Path) -> None:
+    """Layer names unique, predecessors known, no cycle, layers in topological order; else an InputError."""
     seen: dict[str, int] = {}
     for i, layer in enumerate(model.layers):
         if layer.name in seen:
@@ -463,10 +465,10 @@ def load_model(path: str | Path) -> Model:
     """Load and validate ``layers/<name>.yaml``; the file stem must equal ``name``."""
     path = Path(path)
     data = load_yaml(path)
-    model = _validate(Model, data, path)
+    model = validate_as(Model, data, path)
     if model.name != path.stem:
         raise InputError(path, "name", f"'{model.name}' differs from the file name '{path.stem}'")
-    _check_graph(model, path)
+    check_model_graph(model, path)
     return model
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from characterize.errors import InputError
-from characterize.schema import _validate, load_yaml
+from characterize.schema import load_yaml, validate_as
 
 from .workload import WorkloadConfig
 
@@ -58,4 +58,4 @@ def workload_config(cfg: dict[str, Any], name: str) -> WorkloadConfig:
     if name not in sets:
         raise InputError("--workload", "", f"unknown workload set '{name}' (known: {', '.join(sets)}) "
                          "or not a file")
-    return _validate(WorkloadConfig, sets[name], Path(f"{cfg.get('_path', 'config')} (workloads.{name})"))
+    return validate_as(WorkloadConfig, sets[name], Path(f"{cfg.get('_path', 'config')} (workloads.{name})"))

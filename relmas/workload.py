@@ -20,7 +20,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, PositiveInt, model_validator
 
 from characterize.errors import InputError
-from characterize.schema import _validate, load_yaml
+from characterize.schema import load_yaml, validate_as
 
 from .costs import SystemCosts
 
@@ -200,7 +200,7 @@ def load(path: str | Path, costs: SystemCosts | None = None) -> Workload:
     """Read a workload file; with ``costs``, model names index into its models."""
     path = Path(path)
     data = load_yaml(path)
-    f = _validate(_WorkloadFile, data, path)
+    f = validate_as(_WorkloadFile, data, path)
     names = [m.name for m in costs.models] if costs is not None else (f.models or sorted({j.model for j in f.jobs}))
     index = {n: i for i, n in enumerate(names)}
     for i, j in enumerate(f.jobs):
