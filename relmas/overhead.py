@@ -23,7 +23,7 @@ from .scheduler import ReadyQueue, Scheduler
 
 
 class StepCounter(Scheduler):
-    """Wraps a scheduler and counts the policy steps (R + 1 per decision) it would take."""
+    """Wraps a scheduler and counts the decisions on non-empty queues and their policy steps (R + 1 each)."""
 
     def __init__(self, inner: Scheduler):
         self.inner = inner
@@ -37,8 +37,10 @@ class StepCounter(Scheduler):
         self.decisions = 0
 
     def schedule(self, rq: ReadyQueue) -> tuple[np.ndarray, np.ndarray]:
-        self.steps += rq.size + 1
-        self.decisions += 1
+        # an empty queue needs no policy run (RelmasScheduler charges nothing for it either)
+        if rq.size:
+            self.steps += rq.size + 1
+            self.decisions += 1
         return self.inner.schedule(rq)
 
     def decision_overhead(self, rq: ReadyQueue):

@@ -247,3 +247,25 @@ def test_reward_matches_the_paper_formula_by_hand():
     with pytest.raises(ValueError):
         sj_rewards(np.array([1.0]), np.array([5.0]), np.array([5.0]), 0.0, 1.0)
 
+
+
+def test_step_counter_counts_what_the_scheduler_charges(tmp_path, costs, spec):
+    """The energy-overhead job prices exactly the decisions RelmasScheduler charges: non-empty queues, R + 1 steps."""
+    from relmas.overhead import StepCounter
+
+    torch.manual_seed(0)
+    table = tmp_path / "policy.csv"
+    write_policy_table(table, 32, costs.num_sas)
+    sched = RelmasScheduler(Actor(spec.num_features, spec.num_outputs, 32), spec=spec, costs=costs,
+                            policy_table=table)
+    counter = StepCounter(sched)
+    M = costs.num_sas
+    empty = ReadyQueue.create(0.0, T, 64.0, *(np.zeros(0, np.int64),) * 2, *(np.zeros(0),) * 2,
+                              np.zeros((0, M)), np.zeros((0, M)), [])
+    counter.schedule(empty)  # an empty queue needs no policy run: nothing charged, nothing counted
+    assert sched.decision_overhead(empty) is None and (counter.decisions, counter.steps) == (0, 0)
+    res = Simulator(costs, T).run(synthetic_workload(costs, 12, seed=3), counter)
+    c = sched.decision_cost
+    assert 0 < counter.decisions
+    assert res.energy_overhead_pj == pytest.approx(counter.decisions * c.fixed_energy_pj
+                                                   + counter.steps * c.step_energy_pj)
