@@ -65,7 +65,7 @@ def energy_overhead(costs: SystemCosts, cfg: dict[str, Any], policy_table: pd.Da
             work_energy = res.energy_sj_pj + res.energy_nop_pj
             for h in hidden_sizes:
                 c = cost[h]
-                energy = counter.decisions * c.fixed_energy_pj + counter.steps * c.step_energy_pj
+                _, energy = c.total(counter.decisions, counter.steps)
                 rows.append({
                     "workload": workload, "qos": qos, "scheduler": scheduler, "period_cycles": period,
                     "seed": seed, "hidden": h, "decisions": counter.decisions, "policy_steps": counter.steps,

@@ -419,16 +419,20 @@ class DecisionCost:
 
     def of(self, steps: int) -> tuple[float, float]:
         """(cycles, energy in pJ) of a decision of ``steps`` steps (R + 1 for a queue of R SJs)."""
-        if steps <= 0:
-            return 0.0, 0.0
-        return (self.fixed_cycles + steps * self.step_cycles, self.fixed_energy_pj + steps * self.step_energy_pj)
+        return self.total(1, steps) if steps > 0 else (0.0, 0.0)
+
+    def total(self, decisions: int, steps: int) -> tuple[float, float]:
+        """(cycles, energy in pJ) of ``decisions`` decisions taking ``steps`` steps in all."""
+        return (decisions * self.fixed_cycles + steps * self.step_cycles,
+                decisions * self.fixed_energy_pj + steps * self.step_energy_pj)
 
 
 def policy_decision_cost(table: str | Path | Any, hidden: int, num_sas: int,
                          sa_class: str = POLICY_SA_CLASS) -> DecisionCost:
     """Fixed and per-step cost of a decision, from the characterisation table of the policy's layers.
 
-    ``table`` is the table's path (or the table as a DataFrame). Reads the rows of
+    ``table`` is the table's path, or the table as a DataFrame (errors name its
+    ``attrs["source"]`` when set). Reads the rows of
     ``relmas_policy_h{hidden}_m{num_sas}`` (one step, P = 1) and of its ``_x{T}``
     twin (T = :data:`characterize.policy_layers.RESIDENT_STEPS` steps as one product)
     on ``sa_class``, sums their three layers (LSTM gates, FC1, FC2), and fits the
@@ -440,7 +444,7 @@ def policy_decision_cost(table: str | Path | Any, hidden: int, num_sas: int,
     name = policy_model_name(hidden, num_sas)
     batched = policy_model_name(hidden, num_sas, RESIDENT_STEPS)
     if isinstance(table, pd.DataFrame):
-        df, where = table, "policy table"
+        df, where = table, table.attrs.get("source", "policy table")
     else:
         where = Path(table)
         if not where.is_file():

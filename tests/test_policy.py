@@ -144,7 +144,11 @@ def test_policy_decision_cost_fits_fixed_and_per_step_parts_and_errors(tmp_path)
     assert (c.fixed_cycles, c.fixed_energy_pj) == (465.0, 10_010.0)  # the one-step cost less one step
     assert c.of(1) == (565.0, 11_010.0) and c.of(41) == (465.0 + 4100.0, 10_010.0 + 41_000.0)
     assert c.of(0) == (0.0, 0.0) and c.model == "relmas_policy_h32_m6"
-    assert policy_decision_cost(pd.read_csv(table), 32, 6) == c  # a DataFrame works too
+    df = pd.read_csv(table)
+    assert policy_decision_cost(df, 32, 6) == c  # a DataFrame works too; errors name its source
+    df.attrs["source"] = "where/it/came/from.csv"
+    with pytest.raises(InputError, match="where/it/came/from.csv"):
+        policy_decision_cost(df, 64, 6)
     with pytest.raises(InputError) as e:
         policy_decision_cost(table, 64, 6)
     assert str(table) in str(e.value) and "relmas_policy_h64_m6" in str(e.value)

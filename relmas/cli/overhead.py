@@ -41,6 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     cfg, costs = scenario(args)
     table = read_table(args.policy_table)
+    table.attrs["source"] = str(args.policy_table)  # named by errors about missing hidden sizes
     df = energy_overhead(costs, cfg, table, args.workload, args.qos, args.hidden, args.periods, args.seeds,
                          args.scheduler, parse_params(args.param), args.policy, args.jobs)
     with atomic_path(args.output) as tmp:
