@@ -106,6 +106,11 @@ class TrainConfig:
             separate batch of labelled transitions of the buffer).
         sa_temperature: temperature of the SA scores u_m in the cross-entropy of BC.
         prio_temperature: temperature of the pairwise ranking loss on priorities in BC.
+        bc_start_weight: extra weight, in the BC loss, of the SJs that the expert's decision starts
+            within the period (weight 1 + this; the others weigh 1). Only those SJs' SAs and order act
+            now; the rest of the queue is decided again at the next invocation (0: all SJs alike).
+        seq_cover_starts: with ``max_seq``, a labelled state is kept up to the last SJ the expert starts
+            in the period when that lies past ``max_seq`` (False: always cut at ``max_seq``).
         critic_warmup_updates: critic-only updates on the imitation data before the first actor update.
         val_seeds: validation workloads (distinct seeds, never used for training).
         val_jobs: jobs per validation workload (None: the workload set's ``jobs``).
@@ -150,6 +155,8 @@ class TrainConfig:
     bc_weight: float = 0.0
     sa_temperature: float = 0.1
     prio_temperature: float = 0.1
+    bc_start_weight: float = 0.0
+    seq_cover_starts: bool = False
     critic_warmup_updates: int = 0
     val_seeds: int = 2
     val_jobs: int | None = None
@@ -177,6 +184,8 @@ class TrainConfig:
             raise ValueError("recipe bc-ddpg needs an expert: set imitate (e.g. edf-h)")
         if (self.imitation_updates > 0 or self.bc_weight > 0) and not self.imitate:
             raise ValueError("imitation_updates and bc_weight need an expert: set imitate (e.g. edf-h)")
+        if self.bc_start_weight < 0:
+            raise ValueError("bc_start_weight must be >= 0")
         if self.expert_episodes < 0 or self.label_workers < 0:
             raise ValueError("expert_episodes and label_workers must be >= 0")
         for name in ("batch_size", "buffer_size", "val_seeds", "val_every"):
@@ -229,6 +238,7 @@ class Transition:
     done: bool
     prio: np.ndarray | None = None
     sa: np.ndarray | None = None
+    starts: np.ndarray | None = None  # bool [R]: the SJs the expert's decision starts within the period
 
 
 class ReplayBuffer:
@@ -286,6 +296,7 @@ class ReplayBuffer:
             "labelled": torch.tensor(has, dtype=torch.bool),
             "prio": cat([t.prio for t in it if t.sa is not None], (0,), np.float32),
             "sa": cat([t.sa for t in it if t.sa is not None], (0,), np.int64),
+            "starts": cat([_starts_of(t) for t in it if t.sa is not None], (0,), np.int64),
         }
 
     def load_state_dict(self, d: dict[str, Any]) -> None:
@@ -296,19 +307,20 @@ class ReplayBuffer:
         ox2 = np.concatenate([[0], np.cumsum(lx2)])
         oa = np.concatenate([[0], np.cumsum(lx - 1)])
         x, x2, a = d["x"].numpy(), d["x2"].numpy(), d["a"].numpy()
-        prio, sa = d["prio"].numpy(), d["sa"].numpy()
+        prio, sa, starts = d["prio"].numpy(), d["sa"].numpy(), d["starts"].numpy()
         r, done, lab = d["r"].numpy(), d["done"].numpy(), d["labelled"].numpy()
         if ox[-1] != x.shape[0] or ox2[-1] != x2.shape[0] or oa[-1] != a.shape[0]:
             raise ValueError("replay buffer lengths do not match its arrays")
         items, k = [], 0
         for i in range(lx.shape[0]):
-            p = s = None
+            p = s = b = None
             if lab[i]:
                 n = int(lx[i] - 1)
                 p, s = prio[k:k + n].copy(), sa[k:k + n].copy()
+                b = starts[k:k + n] > 0 if n == 0 or starts[k] >= 0 else None
                 k += n
             items.append(Transition(x[ox[i]:ox[i + 1]].copy(), a[oa[i]:oa[i + 1]].copy(), float(r[i]),
-                                    x2[ox2[i]:ox2[i + 1]].copy(), bool(done[i]), p, s))
+                                    x2[ox2[i]:ox2[i + 1]].copy(), bool(done[i]), p, s, b))
         self.capacity, self.pos, self.items = int(d["capacity"]), int(d["pos"]), items
         self._has = np.zeros(self.capacity, dtype=bool)
         self._has[:len(items)] = [t.sa is not None for t in items]
@@ -316,6 +328,12 @@ class ReplayBuffer:
 
 # --------------------------------------------------------------------------- #
 # Losses and updates
+
+
+def _starts_of(t: Transition) -> np.ndarray:
+    """A labelled transition's ``starts`` as int64 (1/0; -1 throughout when unknown), for checkpoints."""
+    n = t.sa.shape[0]  # type: ignore[union-attr]
+    return np.full(n, -1, np.int64) if t.starts is None else t.starts.astype(np.int64)
 
 
 def expert_targets(priority: np.ndarray, sa: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -347,7 +365,8 @@ def expert_action(prio_target: np.ndarray, sa: np.ndarray, num_sas: int) -> np.n
 
 
 def bc_loss(out: torch.Tensor, prio: torch.Tensor, sa: torch.Tensor, mask: torch.Tensor,
-            prio_temperature: float, sa_temperature: float) -> tuple[torch.Tensor, dict[str, float]]:
+            prio_temperature: float, sa_temperature: float,
+            weight: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
     """Behaviour-cloning loss of actor outputs against expert labels.
 
     Args:
@@ -355,23 +374,34 @@ def bc_loss(out: torch.Tensor, prio: torch.Tensor, sa: torch.Tensor, mask: torch
         prio: float [B, T] expert priority targets (higher first).
         sa: int64 [B, T] expert SAs.
         mask: bool [B, T] valid steps.
+        weight: float [B, T] weight of each SJ (None: all 1). A pair of SJs in the
+            ranking loss weighs the larger of its two weights.
 
-    The SA part is the cross-entropy of softmax(u / sa_temperature) with the
-    expert's SA; the priority part is a pairwise (RankNet) logistic loss over
+    The SA part is the (weighted) cross-entropy of softmax(u / sa_temperature) with
+    the expert's SA; the priority part is a pairwise (RankNet) logistic loss over
     every pair of SJs of a queue that the expert orders, since only the order
     of priorities matters and a causal LSTM cannot know a rank that depends on
-    SJs it has not read yet.
+    SJs it has not read yet. Each part is a weighted mean, so the weights set
+    where the loss looks, not its scale.
     """
     logits = out[..., 1:] / sa_temperature
-    ce = F.cross_entropy(logits[mask], sa[mask])
+    w = torch.ones_like(prio) if weight is None else weight
+    wm = w[mask]
+    ce = (F.cross_entropy(logits[mask], sa[mask], reduction="none") * wm).sum() / wm.sum().clamp(min=1e-9)
     p = out[..., 0]
     diff = (p[:, :, None] - p[:, None, :]) / prio_temperature
     want = (prio[:, :, None] > prio[:, None, :]) & mask[:, :, None] & mask[:, None, :]
-    n_pairs = want.sum()
-    rank = F.softplus(-diff)[want].sum() / n_pairs.clamp(min=1)
+    wp = torch.maximum(w[:, :, None], w[:, None, :])[want]
+    rank = (F.softplus(-diff)[want] * wp).sum() / wp.sum().clamp(min=1e-9)
     with torch.no_grad():
-        acc = (logits.argmax(-1) == sa)[mask].float().mean().item()
-    return ce + rank, {"bc_sa_ce": ce.item(), "bc_rank": rank.item(), "bc_sa_acc": acc}
+        hit = (logits.argmax(-1) == sa)
+        acc = hit[mask].float().mean().item()
+        info = {"bc_sa_ce": ce.item(), "bc_rank": rank.item(), "bc_sa_acc": acc}
+        if weight is not None:
+            focus = mask & (weight > 1.0)
+            if focus.any():
+                info["bc_sa_acc_starts"] = hit[focus].float().mean().item()
+    return ce + rank, info
 
 
 def soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
@@ -403,8 +433,18 @@ class Batch:
                 prio[i, :t.prio.shape[0]] = t.prio
                 sa[i, :t.sa.shape[0]] = t.sa
             self.prio, self.sa = torch.from_numpy(prio), torch.from_numpy(sa)
+            self.starts = torch.zeros((B, max(T - 1, 0)), dtype=torch.bool)
+            for i, t in enumerate(items):
+                if t.starts is not None:
+                    self.starts[i, :t.starts.shape[0]] = torch.from_numpy(np.asarray(t.starts, dtype=bool))
         else:
-            self.prio = self.sa = None
+            self.prio = self.sa = self.starts = None
+
+    def bc_weight(self, start_weight: float) -> torch.Tensor | None:
+        """Per-SJ weights of the BC loss: 1 + ``start_weight`` on the SJs the expert starts in the period."""
+        if start_weight <= 0 or self.starts is None:
+            return None
+        return 1.0 + start_weight * self.starts.float()
 
 
 class Learner:
@@ -431,7 +471,8 @@ class Learner:
     def bc_update(self, b: Batch) -> dict[str, float]:
         """One behaviour-cloning step of the actor on expert labels."""
         out = self.actor(b.x, b.lx)[:, 1:]
-        loss, info = bc_loss(out, b.prio, b.sa, b.mask, self.cfg.prio_temperature, self.cfg.sa_temperature)
+        loss, info = bc_loss(out, b.prio, b.sa, b.mask, self.cfg.prio_temperature, self.cfg.sa_temperature,
+                             b.bc_weight(self.cfg.bc_start_weight))
         self._step(self.bc_opt, loss, self.actor.parameters())
         soft_update(self.actor_t, self.actor, 1.0)
         info["bc_loss"] = loss.item()
@@ -465,7 +506,8 @@ class Learner:
             if cfg.bc_weight > 0 and lb.sa is not None:
                 lam = 1.0 / q.abs().mean().detach().clamp(min=1e-6)
                 lout = out[:, 1:] if lb is b else self.actor(lb.x, lb.lx)[:, 1:]
-                bc, binfo = bc_loss(lout, lb.prio, lb.sa, lb.mask, cfg.prio_temperature, cfg.sa_temperature)
+                bc, binfo = bc_loss(lout, lb.prio, lb.sa, lb.mask, cfg.prio_temperature, cfg.sa_temperature,
+                                    lb.bc_weight(cfg.bc_start_weight))
                 loss = -lam * q.mean() + cfg.bc_weight * bc
                 info.update(binfo)
                 info["bc_loss"] = bc.item()
@@ -554,7 +596,8 @@ def derived_seeds(seed: int, stream: int, n: int) -> list[int]:
 
 
 CSV_FIELDS = ["update", "phase", "episode", "env_steps", "episode_reward", "episode_sla", "val_sla", "best_val_sla",
-              "actor_loss", "critic_loss", "bc_loss", "bc_sa_acc", "q_mean", "wall_s", "cpu_s"]
+              "actor_loss", "critic_loss", "bc_loss", "bc_sa_acc", "bc_sa_acc_starts", "q_mean", "wall_s",
+              "cpu_s"]
 
 
 class _Log:
@@ -836,8 +879,11 @@ def train(cfg: TrainConfig, scen: Scenario, out_dir: str | Path, seed: int = 0, 
         nonlocal stop
         k = cfg.max_seq
         if k is not None:
-            tr = Transition(tr.x[:k + 1], tr.a[:k], tr.r, tr.x2[:k + 1], tr.done,
-                            None if tr.prio is None else tr.prio[:k], None if tr.sa is None else tr.sa[:k])
+            if cfg.seq_cover_starts and tr.starts is not None and tr.starts.any():
+                k = max(k, int(np.flatnonzero(tr.starts)[-1]) + 1)
+            cut = lambda v: None if v is None else v[:k]  # noqa: E731
+            tr = Transition(tr.x[:k + 1], tr.a[:k], tr.r, tr.x2[:k + 1], tr.done, cut(tr.prio), cut(tr.sa),
+                            cut(tr.starts))
         buf.add(tr)
         st["env_steps"] += 1
         updates_after_step(stats)
@@ -924,8 +970,8 @@ def train(cfg: TrainConfig, scen: Scenario, out_dir: str | Path, seed: int = 0, 
                     from .labels import label_queues
 
                     labels = label_queues(visited, spec, str(cfg.imitate), cfg.imitate_args, wl_seed, n_workers)
-                    for j, (tr, (p, s)) in enumerate(zip(pending, labels)):
-                        tr.prio, tr.sa = p, s
+                    for j, (tr, (p, s, b)) in enumerate(zip(pending, labels)):
+                        tr.prio, tr.sa, tr.starts = p, s, b
                         ep_reward += tr.r
                         if add(tr, stats):
                             complete = j == len(pending) - 1
@@ -940,7 +986,7 @@ def train(cfg: TrainConfig, scen: Scenario, out_dir: str | Path, seed: int = 0, 
             row: dict[str, Any] = {"update": n_updates(), "phase": ph0, "episode": st["episode"],
                                    "env_steps": st["env_steps"], "episode_reward": ep_reward,
                                    "episode_sla": ep_sla}
-            for key in ("actor_loss", "critic_loss", "bc_loss", "bc_sa_acc", "q_mean"):
+            for key in ("actor_loss", "critic_loss", "bc_loss", "bc_sa_acc", "bc_sa_acc_starts", "q_mean"):
                 vals = [s[key] for s in stats if key in s]
                 row[key] = float(np.mean(vals)) if vals else None
             done_now = phase() == "done"

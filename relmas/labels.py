@@ -39,7 +39,7 @@ import numpy as np
 from .io import atomic_path
 
 #: Version of the cached episode layout; part of the key, so a layout change never reads old files.
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 
 # The task context of the pool's workers (inherited through fork), or of the in-process path.
 _CTX: dict[str, Any] = {}
@@ -134,7 +134,7 @@ def _run_episode(seed: int) -> dict[str, np.ndarray]:
     sim = Simulator(scen.costs, scen.period)
     sim.reset(scen.make_workload(int(seed), c["episode_jobs"]))
     expert.reset(int(seed))
-    xs, x2s, acts, rs, dones, prios, sas = [], [], [], [], [], [], []
+    xs, x2s, acts, rs, dones, prios, sas, starts = [], [], [], [], [], [], [], []
     rq = sim.observe()
     while rq is not None:
         if decision_cost is not None and rq.size:
@@ -147,7 +147,7 @@ def _run_episode(seed: int) -> dict[str, np.ndarray]:
         r = step_reward(info, c["reward"])
         x2, _ = encode(info.residual_rq, spec)
         xs.append(x), x2s.append(x2), acts.append(a), rs.append(r), dones.append(bool(info.done))
-        prios.append(pt), sas.append(st)
+        prios.append(pt), sas.append(st), starts.append(~np.isnan(info.start[order]))
         rq = sim.observe()
     F_, G = spec.num_features, spec.num_outputs
     cat = lambda arrs, shape, dt: np.concatenate(arrs).astype(dt) if arrs else np.zeros(shape, dt)  # noqa: E731
@@ -157,7 +157,7 @@ def _run_episode(seed: int) -> dict[str, np.ndarray]:
         "x": cat(xs, (0, F_), np.float32), "x2": cat(x2s, (0, F_), np.float32),
         "a": cat(acts, (0, G), np.float32), "r": np.array(rs, np.float64), "done": np.array(dones, np.bool_),
         "prio": cat(prios, (0,), np.float32), "sa": cat(sas, (0,), np.int64),
-        "sla": np.array(sim.result().sla_rate, np.float64),
+        "starts": cat(starts, (0,), np.bool_), "sla": np.array(sim.result().sla_rate, np.float64),
     }
 
 
@@ -172,16 +172,17 @@ def _unpack(d: dict[str, np.ndarray], F_: int, G: int) -> list[Any]:
     ox = np.concatenate([[0], np.cumsum(lx)])
     ox2 = np.concatenate([[0], np.cumsum(lx2)])
     oa = np.concatenate([[0], np.cumsum(lx - 1)])
-    x, x2, a, prio, sa = d["x"], d["x2"], d["a"], d["prio"], d["sa"]
+    x, x2, a, prio, sa, starts = d["x"], d["x2"], d["a"], d["prio"], d["sa"], d["starts"]
     if (x.shape != (ox[-1], F_) or x2.shape != (ox2[-1], F_) or a.shape != (oa[-1], G)
-            or prio.shape != (oa[-1],) or sa.shape != (oa[-1],) or d["sla"].shape != ()):
+            or prio.shape != (oa[-1],) or sa.shape != (oa[-1],) or starts.shape != (oa[-1],)
+            or d["sla"].shape != ()):
         raise ValueError("episode arrays have the wrong shapes")
     return [Transition(x[ox[i]:ox[i + 1]].copy(), a[oa[i]:oa[i + 1]].copy(), float(d["r"][i]),
                        x2[ox2[i]:ox2[i + 1]].copy(), bool(d["done"][i]), prio[oa[i]:oa[i + 1]].copy(),
-                       sa[oa[i]:oa[i + 1]].copy()) for i in range(n)]
+                       sa[oa[i]:oa[i + 1]].copy(), starts[oa[i]:oa[i + 1]].astype(bool)) for i in range(n)]
 
 
-_FIELDS = ("len_x", "len_x2", "x", "x2", "a", "r", "done", "prio", "sa", "sla")
+_FIELDS = ("len_x", "len_x2", "x", "x2", "a", "r", "done", "prio", "sa", "starts", "sla")
 
 
 def _load(path: Path, F_: int, G: int) -> tuple[list[Any], float] | None:
@@ -229,7 +230,8 @@ def expert_episodes(scen: Any, spec: Any, expert: str, expert_args: dict[str, An
     cost charged (``sim.charge_overhead``) when ``decision_cost`` is given, the RQ encoded, the expert's
     decision taken (the expert is ``reset(seed)`` before the episode), ``sim.step(prio, sa,
     simulate_out=True, residual_queue=True)``, :func:`relmas.reward.step_reward`, and the residual
-    RQ encoded as s'. The transitions hold a = ``expert_action`` of the labels and the labels.
+    RQ encoded as s'. The transitions hold a = ``expert_action`` of the labels, the labels, and ``starts``
+    (the SJs the expert's decision started in the period).
 
     Args:
         scen: :class:`relmas.ddpg.Scenario`.
@@ -278,9 +280,10 @@ def label_seed(episode_seed: int, step: int) -> int:
     return int(rng.integers(0, 2**31 - 1))
 
 
-def _label_one(item: tuple[int, Any]) -> tuple[np.ndarray, np.ndarray]:
+def _label_one(item: tuple[int, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     from .ddpg import expert_targets
     from .policy import encode
+    from .scheduler import run_queue
 
     seed, rq = item
     c = _CTX
@@ -290,7 +293,9 @@ def _label_one(item: tuple[int, Any]) -> tuple[np.ndarray, np.ndarray]:
     ex.reset(int(seed))
     prio, sa = ex.schedule(rq)
     _, order = encode(rq, c["spec"])
-    return expert_targets(prio, sa, order)
+    # the SJs the expert's decision would start in this period (the learner's decision was executed)
+    res = run_queue(rq, prio, sa, horizon=float(rq.now) + float(rq.period), stop_at_horizon=True)
+    return (*expert_targets(prio, sa, order), ~np.isnan(res.start[:rq.size][order]))
 
 
 def _make_expert(c: dict[str, Any]) -> Any:
@@ -300,7 +305,7 @@ def _make_expert(c: dict[str, Any]) -> Any:
 
 
 def label_queues(queues: Sequence[Any], spec: Any, expert: str, expert_args: dict[str, Any], episode_seed: int,
-                 workers: int = 1) -> list[tuple[np.ndarray, np.ndarray]]:
+                 workers: int = 1) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Expert labels of ready queues visited by the learner, in encoding order.
 
     Queue ``i`` is labelled by the expert reset with ``label_seed(episode_seed, i)``, so the result
@@ -315,7 +320,9 @@ def label_queues(queues: Sequence[Any], spec: Any, expert: str, expert_args: dic
         workers: processes (1: in this process, no pool).
 
     Returns:
-        Per queue, :func:`relmas.ddpg.expert_targets`: (priority targets in [-1, 1], SA indices).
+        Per queue, in encoding order: the priority targets in [-1, 1] and SA indices of
+        :func:`relmas.ddpg.expert_targets`, and bool ``starts``: the SJs the expert's decision
+        starts within the queue's period (:func:`relmas.scheduler.run_queue` to ``now + period``).
     """
     items = [(label_seed(episode_seed, i), q) for i, q in enumerate(queues)]
     ctx = {"spec": spec, "expert": expert, "expert_args": dict(expert_args or {})}

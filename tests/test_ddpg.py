@@ -74,18 +74,19 @@ def test_seeds_for_training_and_validation_avoid_evaluation_seeds():
     assert derived_seeds(0, 1, 5) == va[:5] and derived_seeds(1, 1, 5) != va[:5]
 
 
-def _transition(rng, R, F_=12, G=5, labelled=True):
+def _transition(rng, R, F_=12, G=5, labelled=True, starts=True):
     return Transition(rng.standard_normal((R + 1, F_)).astype(np.float32), rng.uniform(-1, 1, (R, G)).astype(np.float32),
                       float(rng.normal()), rng.standard_normal((R // 2 + 1, F_)).astype(np.float32), bool(R % 2),
                       rng.uniform(-1, 1, R).astype(np.float32) if labelled else None,
-                      rng.integers(0, G - 1, R) if labelled else None)
+                      rng.integers(0, G - 1, R) if labelled else None,
+                      rng.random(R) < 0.5 if labelled and starts else None)
 
 
 def test_replay_buffer_ring_and_state_roundtrip():
     rng = np.random.default_rng(0)
     buf = ReplayBuffer(5, 12, 5)
     for i in range(7):
-        buf.add(_transition(rng, i, labelled=i % 2 == 0))
+        buf.add(_transition(rng, i, labelled=i % 2 == 0, starts=i != 6))
     assert len(buf) == 5 and buf.pos == 2
     assert buf.items[0].a.shape[0] == 5 and buf.items[1].a.shape[0] == 6  # the two oldest were overwritten
     other = ReplayBuffer(1, 12, 5)
@@ -96,6 +97,9 @@ def test_replay_buffer_ring_and_state_roundtrip():
         assert a.r == b.r and a.done == b.done and (a.sa is None) == (b.sa is None)
         if a.sa is not None:
             assert np.array_equal(a.sa, b.sa) and np.array_equal(a.prio, b.prio)
+            assert (a.starts is None) == (b.starts is None)
+            assert a.starts is None or (b.starts.dtype == bool and np.array_equal(a.starts, b.starts))
+    assert sum(t.starts is None and t.sa is not None for t in other.items) == 1  # the one without flags
     assert buf.labelled().tolist() == [i for i, t in enumerate(buf.items) if t.sa is not None]
     with pytest.raises(ValueError):
         ReplayBuffer(3, 10, 5).load_state_dict(buf.state_dict())
@@ -149,6 +153,47 @@ def test_behaviour_cloning_learns_the_expert_sa_choice():
     assert last["bc_loss"] < 0.6 * first["bc_loss"]
     assert last["bc_sa_acc"] > max(0.6, first["bc_sa_acc"] + 0.2)
     assert last["bc_rank"] < first["bc_rank"]
+
+
+def test_bc_loss_weights_move_its_focus_not_its_scale():
+    from relmas.ddpg import bc_loss
+
+    torch.manual_seed(0)
+    out = torch.randn(2, 5, 4)
+    prio = torch.randn(2, 5)
+    sa = torch.randint(0, 3, (2, 5))
+    mask = torch.ones(2, 5, dtype=torch.bool)
+    mask[1, 3:] = False
+    plain, _ = bc_loss(out, prio, sa, mask, 0.1, 0.1)
+    ones, _ = bc_loss(out, prio, sa, mask, 0.1, 0.1, torch.ones(2, 5))
+    torch.testing.assert_close(plain, ones)
+    # all the weight on one SJ: the SA part is that SJ's cross-entropy, the rank part its pairs' mean
+    w = torch.ones(2, 5)
+    w[0, 2] = 1e9
+    focused, info = bc_loss(out, prio, sa, mask, 0.1, 0.1, w)
+    ce = torch.nn.functional.cross_entropy(out[0, 2:3, 1:] / 0.1, sa[0, 2:3])
+    p = out[0, :, 0]
+    pairs = [torch.nn.functional.softplus(-(p[i] - p[j]) / 0.1) for i in range(5) for j in range(5)
+             if (i == 2 or j == 2) and prio[0, i] > prio[0, j]]
+    torch.testing.assert_close(focused, ce + torch.stack(pairs).mean(), rtol=1e-4, atol=1e-4)
+    assert "bc_sa_acc_starts" in info and "bc_sa_acc_starts" not in bc_loss(out, prio, sa, mask, 0.1, 0.1)[1]
+
+
+def test_stored_states_cover_the_sjs_the_expert_starts(tmp_path):
+    cfg = TrainConfig(**{**TINY, "max_seq": 2, "seq_cover_starts": True, "bc_start_weight": 2.0})
+    train(cfg, scenario(jobs=8), tmp_path, seed=0, progress=False, stop_after_updates=14)
+    buf = ReplayBuffer(1, 1, 1)
+    d = load_checkpoint(tmp_path / "last.pt", formats=("relmas-train",))["buffer"]
+    buf.F, buf.G = int(d["F"]), int(d["G"])
+    buf.load_state_dict(d)
+    lab = [t for t in buf.items if t.sa is not None]
+    assert lab and all(t.starts is not None and t.starts.shape == t.sa.shape for t in lab)
+    # cut at max_seq = 2 unless the expert started an SJ past it; then kept up to the last one started
+    assert all(t.sa.shape[0] == max(2, int(np.flatnonzero(t.starts)[-1]) + 1 if t.starts.any() else 2)
+               or t.sa.shape[0] < 2 for t in lab)
+    assert any(t.sa.shape[0] > 2 for t in lab)
+    unlabelled = [t for t in buf.items if t.sa is None]
+    assert all(t.a.shape[0] <= 2 for t in unlabelled)
 
 
 def test_ddpg_updates_fit_the_critic_and_climb_it():

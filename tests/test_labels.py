@@ -31,7 +31,7 @@ def _same(a, b):
     for ea, eb in zip(a.episodes, b.episodes):
         assert len(ea) == len(eb) and len(ea) > 0
         for ta, tb in zip(ea, eb):
-            for f in ("x", "a", "x2", "prio", "sa"):
+            for f in ("x", "a", "x2", "prio", "sa", "starts"):
                 assert np.array_equal(getattr(ta, f), getattr(tb, f)), f
             assert ta.r == tb.r and ta.done == tb.done
 
@@ -110,6 +110,7 @@ def test_label_queues_match_the_expert_reset_with_the_per_queue_seed():
         want = expert_targets(p, s, encode(q, spec)[1])
         for got in (got1, got2):
             assert np.array_equal(got[i][0], want[0]) and np.array_equal(got[i][1], want[1])
+            assert got[i][2].dtype == bool and got[i][2].shape == want[1].shape
     assert L.label_seed(99, 0) != L.label_seed(99, 1) and L.label_seed(99, 0) != L.label_seed(98, 0)
 
 
@@ -149,3 +150,24 @@ def test_bc_term_uses_labelled_transitions_in_rl(tmp_path):
     r = train(cfg, scenario(), tmp_path, seed=1, progress=False)
     rl = [row for row in r.history if row["phase"] == "rl"]
     assert rl and any(row["bc_loss"] != "" for row in rl)
+
+
+def test_label_starts_are_the_sjs_the_simulator_starts_under_the_expert_decision():
+    # drive with the (deterministic) expert itself: the label's starts must be what the period ran
+    scen = scenario(jobs=10)
+    spec = EncoderSpec.from_costs(scen.costs)
+    sim, expert = Simulator(scen.costs, scen.period), get_scheduler("fcfs-h")
+    sim.reset(scen.make_workload(5, None))
+    queues, started = [], []
+    while (rq := sim.observe()) is not None:
+        queues.append(copy.deepcopy(rq))
+        info = sim.step(*expert.schedule(rq), simulate_out=False)
+        started.append(~np.isnan(info.start[encode(rq, spec)[1]]))
+    labels = L.label_queues(queues, spec, "fcfs-h", {}, episode_seed=1, workers=1)
+    assert sum(int(s.sum()) for s in started) > 0 and any((~s).any() for s in started)
+    for (_, _, starts), want in zip(labels, started):
+        assert np.array_equal(starts, want)
+    # expert-driven episodes carry the same flags
+    ep = L.expert_episodes(scen, spec, "fcfs-h", {}, [5], episode_jobs=None, decision_cost=None,
+                           reward=RewardConfig(), workers=1)
+    assert [list(t.starts) for t in ep.episodes[0]] == [list(s) for s in started]
