@@ -5,10 +5,13 @@
 #   snakemake -j8 all                          # default preset
 #   snakemake -j8 all --config preset=smoke    # tiny, minutes
 #   snakemake -n all                           # show the plan
+import hashlib
+import json
 import os
 import sys
 from pathlib import Path
 
+from relmas.cli.train import train_config
 from relmas.config import load_config
 
 configfile: "config/config.yaml"
@@ -50,6 +53,16 @@ SCENARIO = f"--preset {PRESET} --table {TABLE}"
 LEARNED = CFG.get("learned_schedulers") or {}  # scheduler name -> training recipe
 FIGURES = ["fig3_sla", "fig4_bandwidth", "fig5_energy_overhead"] + (
     ["learning_curves"] if any(s in SCHEDULERS for s in LEARNED) else [])
+
+
+def train_settings(wc):
+    """Digest of what a training job learns from in the configuration (the recipe's resolved train
+    settings, the workload set, the period): a params value, so Snakemake reruns exactly the training
+    jobs whose settings changed (the job then starts over, or continues when only max_minutes grew)."""
+    doc = {"train": train_config(CFG, LEARNED[wc.scheduler], []).to_dict(),
+           "workload": (CFG.get("workloads") or {}).get(wc.workload),
+           "period": (CFG.get("period_cycles") or {}).get(wc.workload)}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def policy_of(scheduler, workload, qos):
@@ -160,6 +173,7 @@ rule train:
     params:
         recipe=lambda wc: LEARNED[wc.scheduler],
         folder=lambda wc: f"{OUT}/policies/{wc.scheduler}/{wc.workload}_{wc.qos}",
+        settings=train_settings,
     threads: 1
     resources:
         mem_mb=3000,
@@ -171,7 +185,7 @@ rule train:
     shell:
         "{RELMAS} train {SCENARIO} --workload {wildcards.workload} --qos {wildcards.qos} --seed {TRAIN_SEED} "
         "--recipe {params.recipe} --policy-table {POLICY_TABLE} --label-workers {threads} "
-        "--label-cache {OUT}/cache/labels -o {params.folder} --no-progress 2> {log}"
+        "--label-cache {OUT}/cache/labels -o {params.folder} --restart-if-changed --no-progress 2> {log}"
 
 
 def evaluate_inputs(wc):

@@ -692,8 +692,22 @@ def _meta_mismatch(a: dict[str, Any], b: dict[str, Any]) -> str | None:
     return None
 
 
+#: Files of a run folder, as :func:`train` writes them.
+RUN_FILES = ("last.pt", "best.pt", "metrics.csv", "learning_curve.png")
+
+
+def clear_run(out: Path) -> None:
+    """Delete the files of a run from its folder (:data:`RUN_FILES` and ``tb/``); other files stay."""
+    import shutil
+
+    for name in RUN_FILES:
+        (out / name).unlink(missing_ok=True)
+    shutil.rmtree(out / "tb", ignore_errors=True)
+
+
 def train(cfg: TrainConfig, scen: Scenario, out_dir: str | Path, seed: int = 0, progress: bool = True,
-          stop_after_updates: int | None = None, label_cache: str | Path | None = None) -> TrainResult:
+          stop_after_updates: int | None = None, label_cache: str | Path | None = None,
+          restart_if_changed: bool = False) -> TrainResult:
     """Train (or resume) a RELMAS policy into ``out_dir``.
 
     Files written (all atomically): ``last.pt`` (full state: networks, optimisers,
@@ -711,6 +725,9 @@ def train(cfg: TrainConfig, scen: Scenario, out_dir: str | Path, seed: int = 0, 
         stop_after_updates: stop (with a checkpoint) once this many updates are done; for tests.
         label_cache: folder of the expert-episode cache (:func:`relmas.labels.expert_episodes`;
             None: no cache, the expert episodes are computed on every run and resumption).
+        restart_if_changed: when ``out_dir`` holds a run with other settings, delete its files
+            (:func:`clear_run`) and start over instead of raising :class:`InputError` (the workflow's
+            choice: it reruns a training job only when its settings changed).
     """
     from tqdm import tqdm
 
@@ -735,13 +752,21 @@ def train(cfg: TrainConfig, scen: Scenario, out_dir: str | Path, seed: int = 0, 
     last = out / "last.pt"
     resume_step = None
     best_saved: dict[str, Any] | None = None  # best.pt's content, also kept in last.pt
+    ck: dict[str, Any] | None = None
     if last.is_file():
         ck = load_checkpoint(last, formats=(TRAIN_FORMAT,))
         require(ck, last, {"meta": dict, "learner": dict, "state": dict, "buffer": dict, "rng": dict})
         why = _meta_mismatch(ck["meta"], run_meta)
-        if why:
+        if why and not restart_if_changed:
             raise InputError(last, "meta", f"holds a run with other settings ({why}); use another output folder "
                              "or delete it to start over")
+        if why:
+            if progress:
+                print(f"relmas train: {last} holds a run with other settings ({why}); starting over",
+                      file=sys.stderr)
+            clear_run(out)
+            ck = None
+    if ck is not None:
         learner.load_state_dict(ck["learner"], last)
         try:
             buf.load_state_dict(ck["buffer"])

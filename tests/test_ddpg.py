@@ -347,3 +347,20 @@ def test_deleted_best_policy_is_restored_from_the_checkpoint_on_rerun(tmp_path):
     assert after["meta"] == before["meta"]
     for k in before["actor"]:
         assert torch.equal(before["actor"][k], after["actor"][k])
+
+
+def test_a_folder_of_other_settings_is_refused_or_restarted_on_request(tmp_path):
+    cfg = TrainConfig(**TINY)
+    train(cfg, scenario(), tmp_path / "a", seed=3, progress=False, stop_after_updates=10)
+    changed = TrainConfig(**{**TINY, "bc_start_weight": 2.0})
+    with pytest.raises(InputError) as e:
+        train(changed, scenario(), tmp_path / "a", seed=3, progress=False)
+    assert e.value.path == str(tmp_path / "a" / "last.pt") and "bc_start_weight" in str(e.value)
+    (tmp_path / "a" / "notes.txt").write_text("kept")
+    r = train(changed, scenario(), tmp_path / "a", seed=3, progress=False, restart_if_changed=True)
+    fresh = train(changed, scenario(), tmp_path / "b", seed=3, progress=False)
+    assert r.finished and r.updates == fresh.updates == changed.total_updates
+    wa, wb = _weights(tmp_path / "a" / "last.pt"), _weights(tmp_path / "b" / "last.pt")
+    assert all(torch.equal(wa["actor"][k], wb["actor"][k]) for k in wa["actor"])
+    assert len(r.history) == len(fresh.history)  # the old run's log rows are gone
+    assert (tmp_path / "a" / "notes.txt").read_text() == "kept"

@@ -90,3 +90,13 @@ def test_smoke_preset_end_to_end_then_nothing_to_do(tmp_path):
     r = _snakemake(wf, "-n", "all", "--config", "preset=smoke")
     assert r.returncode == 0, r.stderr
     assert "Nothing to be done" in r.stdout + r.stderr
+    # a changed setting of one recipe reruns that recipe's training jobs (and what depends on them) only
+    cfg = wf / "config" / "config.yaml"
+    text = cfg.read_text()
+    assert text.count("rl_updates: 30") == 1
+    cfg.write_text(text.replace("rl_updates: 30", "rl_updates: 31"))
+    r = _snakemake(wf, "-n", "all", "--config", "preset=smoke", "--quiet", "rules")
+    assert r.returncode == 0, r.stderr
+    counts = {p[0]: int(p[1]) for p in (line.split() for line in (r.stdout + r.stderr).splitlines())
+              if len(p) == 2 and p[1].isdigit()}
+    assert counts.get("train") == 9, counts  # relmas only: relmas-paper's settings did not change

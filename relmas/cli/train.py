@@ -48,6 +48,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "(default outputs/cache/labels)")
     p.add_argument("--label-workers", type=int, default=None, metavar="N",
                    help="processes computing expert labels (overrides train.label_workers; 0: one per CPU)")
+    p.add_argument("--restart-if-changed", action="store_true",
+                   help="when DIR holds a run with other settings, delete its files and start over (default: "
+                   "refuse, naming the setting that differs)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_scenario_options(p)
     p.set_defaults(func=run)
@@ -109,7 +112,8 @@ def run(args: argparse.Namespace) -> int:
             "system": costs.system, "workload_config": wcfg.model_dump(mode="json")}
     scen = Scenario(costs=costs, period=period, make_workload=make_workload, meta=meta,
                     policy_table=args.policy_table)
-    res = train(tcfg, scen, args.output, seed=args.seed, progress=not args.no_progress, label_cache=args.label_cache)
+    res = train(tcfg, scen, args.output, seed=args.seed, progress=not args.no_progress, label_cache=args.label_cache,
+                restart_if_changed=args.restart_if_changed)
     state = "finished" if res.finished else "stopped"
     print(f"relmas train: {state} after {res.updates} updates, {res.episodes} episodes, {res.wall_s / 60:.1f} min; "
           f"best validation SLA rate {res.best_val_sla:.3f} at update {res.best_update}; policy: "
