@@ -678,7 +678,9 @@ def _meta_mismatch(a: dict[str, Any], b: dict[str, Any]) -> str | None:
     def norm(m: dict[str, Any]) -> dict[str, Any]:
         m = dict(m)
         if isinstance(m.get("config"), dict):
-            m["config"] = {k: v for k, v in m["config"].items() if k not in RESUMABLE_KEYS}
+            # a setting added after the checkpoint was written counts as its default value there
+            cfg = {**TrainConfig().to_dict(), **m["config"]}
+            m["config"] = {k: v for k, v in cfg.items() if k not in RESUMABLE_KEYS}
         return m
 
     a, b = norm(a), norm(b)
