@@ -307,7 +307,9 @@ class ReplayBuffer:
         ox2 = np.concatenate([[0], np.cumsum(lx2)])
         oa = np.concatenate([[0], np.cumsum(lx - 1)])
         x, x2, a = d["x"].numpy(), d["x2"].numpy(), d["a"].numpy()
-        prio, sa, starts = d["prio"].numpy(), d["sa"].numpy(), d["starts"].numpy()
+        prio, sa = d["prio"].numpy(), d["sa"].numpy()
+        # a buffer written before labels had ``starts``: unknown (-1) throughout
+        starts = d["starts"].numpy() if "starts" in d else np.full(prio.shape[0], -1, np.int64)
         r, done, lab = d["r"].numpy(), d["done"].numpy(), d["labelled"].numpy()
         if ox[-1] != x.shape[0] or ox2[-1] != x2.shape[0] or oa[-1] != a.shape[0]:
             raise ValueError("replay buffer lengths do not match its arrays")

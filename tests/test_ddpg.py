@@ -364,3 +364,18 @@ def test_a_folder_of_other_settings_is_refused_or_restarted_on_request(tmp_path)
     assert all(torch.equal(wa["actor"][k], wb["actor"][k]) for k in wa["actor"])
     assert len(r.history) == len(fresh.history)  # the old run's log rows are gone
     assert (tmp_path / "a" / "notes.txt").read_text() == "kept"
+
+
+def test_a_checkpoint_from_before_a_setting_existed_resumes_at_its_default(tmp_path):
+    from relmas.checkpoint import save_checkpoint
+
+    cfg = TrainConfig(**TINY)
+    train(cfg, scenario(), tmp_path, seed=3, progress=False, stop_after_updates=10)
+    ck = load_checkpoint(tmp_path / "last.pt")
+    del ck["meta"]["config"]["bc_start_weight"]  # as written before the setting was added
+    del ck["buffer"]["starts"]  # and before labels said which SJs start
+    save_checkpoint(tmp_path / "last.pt", ck)
+    r = train(cfg, scenario(), tmp_path, seed=3, progress=False)
+    assert r.finished and r.updates == cfg.total_updates
+    with pytest.raises(InputError, match="bc_start_weight"):  # a non-default value is another run
+        train(TrainConfig(**{**TINY, "bc_start_weight": 3.0}), scenario(), tmp_path, seed=3, progress=False)
