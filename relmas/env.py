@@ -15,12 +15,12 @@ Observation (``SPEC.md`` section 5, RELMAS paper Fig. 2): a ``spaces.Dict`` with
   rows after R are zero padding.
 * ``"mask"``: float32 [max_len + 1], 1 for the primer and the R SJ rows.
 
-Normalisation: model id -> (id + 1) / number of models; layer id -> (layer + 1) /
-the largest layer count (so a real SJ never has a zero id, unlike padding);
-deadline -> (deadline - now) / T_s, i.e. the time left in periods (the absolute
-deadline grows without bound over an episode, the time left does not); waiting
-time -> (now - arrival) / T_s; latencies and the primer's free times -> cycles / T_s;
-bandwidths -> bytes per cycle / B.
+Normalisation: exactly the RELMAS policy's (:func:`relmas.policy.encode_arrays`, documented
+in docs/relmas.md), so an agent trained here sees what :class:`relmas.policy.RelmasScheduler`'s
+actor sees: model id -> (id + 1) / number of models; layer id -> (layer + 1) / its model's layer
+count; deadline -> slog((deadline - now) / T_s), the time left in periods; waiting time ->
+slog((now - arrival) / T_s); latencies and the primer's free times -> slog(cycles / T_s);
+bandwidths -> slog(bytes per cycle / B), with slog(x) = sign(x) log(1 + |x|).
 
 Action: float32 Box [-1, 1] of shape [max_len, 1 + M]. Row k decides the k-th SJ
 of the observation (observation row k + 1; the primer has no action): column 0 is
@@ -48,6 +48,7 @@ import numpy as np
 from gymnasium import spaces
 
 from relmas.costs import SystemCosts
+from relmas.policy import EncoderSpec, encode_arrays
 from relmas.scheduler import ReadyQueue
 from relmas.sim.simulator import Simulator, StepInfo
 from relmas.workload import Workload
@@ -107,10 +108,10 @@ class RelmasEnv(gym.Env):
         self.simulate_out = simulate_out
         self.residual_obs = residual_obs
         self.decision_overhead = decision_overhead
-        self._n_models = max(1, len(costs.models))
-        self._max_layers = max([m.num_layers for m in costs.models] or [1])
+        self.encoder = EncoderSpec.from_costs(costs)  # not `spec`: gymnasium.Env.spec is the registry entry
+        big = float(np.finfo(np.float32).max)
         self.observation_space = spaces.Dict({
-            "sj": spaces.Box(0.0, float(np.finfo(np.float32).max), shape=(self.max_len + 1, self.num_features), dtype=np.float32),
+            "sj": spaces.Box(-big, big, shape=(self.max_len + 1, self.num_features), dtype=np.float32),
             "mask": spaces.Box(0.0, 1.0, shape=(self.max_len + 1,), dtype=np.float32),
         })
         self.action_space = spaces.Box(-1.0, 1.0, shape=(self.max_len, 1 + M), dtype=np.float32)
@@ -125,23 +126,18 @@ class RelmasEnv(gym.Env):
 
     def encode(self, rq: ReadyQueue | None) -> dict[str, np.ndarray]:
         """The observation of a ready queue (all zeros but the primer mask for None)."""
-        L, F, M = self.max_len, self.num_features, self.num_sas
+        L, F = self.max_len, self.num_features
         sj = np.zeros((L + 1, F), np.float32)
         mask = np.zeros(L + 1, np.float32)
         mask[0] = 1.0
         if rq is None:
             return {"sj": sj, "mask": mask}
-        T = self.period
-        sj[0, 4:4 + M] = rq.sa_free / T
         idx = self.order(rq)[:L]
         n = idx.shape[0]
-        rows = sj[1:n + 1]
-        rows[:, 0] = (rq.model[idx] + 1) / self._n_models
-        rows[:, 1] = (rq.layer[idx] + 1) / self._max_layers
-        rows[:, 2] = (rq.deadline[idx] - rq.now) / T
-        rows[:, 3] = (rq.now - rq.arrival[idx]) / T
-        rows[:, 4:4 + M] = rq.cycles[idx] / T
-        rows[:, 4 + M:] = rq.bw[idx] / self.bandwidth
+        x, _ = encode_arrays(self.encoder, rq.model[idx], rq.layer[idx], rq.arrival[idx], rq.deadline[idx],
+                             rq.cycles[idx], rq.bw[idx], float(rq.now), rq.sa_free, self.bandwidth, self.period,
+                             order=np.arange(n))
+        sj[:n + 1] = x
         mask[1:n + 1] = 1.0
         return {"sj": sj, "mask": mask}
 

@@ -46,10 +46,15 @@ def test_encoding_and_decoding():
     rows = obs["sj"][1:9]
     assert rows[:3, 0].tolist() == pytest.approx([0.5] * 3)  # model m0 -> (0 + 1) / 2
     assert rows[3:, 0].tolist() == pytest.approx([1.0] * 5)
-    assert rows[:3, 1].tolist() == pytest.approx([1 / 5, 2 / 5, 3 / 5])
-    assert rows[0, 2] == pytest.approx(500.0 / PERIOD) and rows[3, 2] == pytest.approx(900.0 / PERIOD)
-    assert rows[0, 4:4 + M] == pytest.approx(c.models[0].cycles[0] / PERIOD)
-    assert rows[0, 4 + M:] == pytest.approx(c.models[0].bw[0] / 16.0)
+    assert rows[:3, 1].tolist() == pytest.approx([1 / 3, 2 / 3, 1.0])  # layer / its model's layers
+    assert rows[3:, 1].tolist() == pytest.approx([1 / 5, 2 / 5, 3 / 5, 4 / 5, 1.0])
+    assert rows[0, 2] == pytest.approx(np.log1p(500.0 / PERIOD)) and rows[3, 2] == pytest.approx(np.log1p(900.0 / PERIOD))
+    assert rows[0, 4:4 + M] == pytest.approx(np.log1p(c.models[0].cycles[0] / PERIOD))
+    assert rows[0, 4 + M:] == pytest.approx(np.log1p(c.models[0].bw[0] / 16.0))
+    # the policy's own encoding, row for row: a policy trained on this env runs as the relmas scheduler
+    from relmas.policy import EncoderSpec, encode
+
+    assert np.array_equal(obs["sj"][:9], encode(env._rq, EncoderSpec.from_costs(c))[0])
     # action row k -> k-th SJ by deadline: give job 1's first layer SA 2 and the top priority
     a = np.zeros((16, 1 + M), np.float32)
     a[:, 0] = -0.5
@@ -65,7 +70,7 @@ def test_encoding_and_decoding():
     assert r == len(st.hits) - len(st.misses)
     # the primer of the next observation shows how long each SA stays busy
     if not term:
-        assert obs["sj"][0, 4:4 + M] == pytest.approx(env._rq.sa_free / PERIOD)
+        assert obs["sj"][0, 4:4 + M] == pytest.approx(np.log1p(env._rq.sa_free / PERIOD))
     with pytest.raises(ValueError):
         env.decode(env._rq or rq, np.zeros((3, 3)))
 
