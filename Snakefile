@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from relmas.cli.train import train_config
+from relmas.ddpg import RESUMABLE_KEYS
 from relmas.config import load_config
 
 configfile: "config/config.yaml"
@@ -59,7 +60,10 @@ def train_settings(wc):
     """Digest of what a training job learns from in the configuration (the recipe's resolved train
     settings, the workload set, the period): a params value, so Snakemake reruns exactly the training
     jobs whose settings changed (the job then starts over, or continues when only max_minutes grew)."""
-    doc = {"train": train_config(CFG, LEARNED[wc.scheduler], []).to_dict(),
+    train = train_config(CFG, LEARNED[wc.scheduler], []).to_dict()
+    # settings that do not change what is learnt (threads, label workers, checkpoint interval) stay out
+    train = {k: v for k, v in train.items() if k not in RESUMABLE_KEYS or k in ("max_minutes", "budget_clock")}
+    doc = {"train": train, "seed": TRAIN_SEED, "preset": PRESET,
            "workload": (CFG.get("workloads") or {}).get(wc.workload),
            "period": (CFG.get("period_cycles") or {}).get(wc.workload)}
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]

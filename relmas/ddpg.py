@@ -310,6 +310,8 @@ class ReplayBuffer:
         prio, sa = d["prio"].numpy(), d["sa"].numpy()
         # a buffer written before labels had ``starts``: unknown (-1) throughout
         starts = d["starts"].numpy() if "starts" in d else np.full(prio.shape[0], -1, np.int64)
+        if starts.shape != prio.shape or sa.shape != prio.shape:
+            raise ValueError("replay buffer labels (prio, sa, starts) differ in length")
         r, done, lab = d["r"].numpy(), d["done"].numpy(), d["labelled"].numpy()
         if ox[-1] != x.shape[0] or ox2[-1] != x2.shape[0] or oa[-1] != a.shape[0]:
             raise ValueError("replay buffer lengths do not match its arrays")
@@ -697,16 +699,23 @@ def _meta_mismatch(a: dict[str, Any], b: dict[str, Any]) -> str | None:
 
 
 #: Files of a run folder, as :func:`train` writes them.
-RUN_FILES = ("last.pt", "best.pt", "metrics.csv", "learning_curve.png")
+RUN_FILES = ("last.pt", "best.pt", "metrics.csv", "learning_curve.png", "tb")
 
 
-def clear_run(out: Path) -> None:
-    """Delete the files of a run from its folder (:data:`RUN_FILES` and ``tb/``); other files stay."""
-    import shutil
-
+def set_run_aside(out: Path) -> Path:
+    """Move the files of a run (:data:`RUN_FILES`) from its folder into ``out/replaced/<UTC time>/``
+    and return that folder; other files stay. Nothing is deleted: a long run replaced by mistake
+    (e.g. another preset's workflow on the same ``outputs/``) can be moved back."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    dest = out / "replaced" / stamp
+    n = 1
+    while dest.exists():
+        dest, n = out / "replaced" / f"{stamp}-{n}", n + 1
+    dest.mkdir(parents=True)
     for name in RUN_FILES:
-        (out / name).unlink(missing_ok=True)
-    shutil.rmtree(out / "tb", ignore_errors=True)
+        if (out / name).exists():
+            os.replace(out / name, dest / name)
+    return dest
 
 
 def train(cfg: TrainConfig, scen: Scenario, out_dir: str | Path, seed: int = 0, progress: bool = True,
@@ -729,8 +738,8 @@ def train(cfg: TrainConfig, scen: Scenario, out_dir: str | Path, seed: int = 0, 
         stop_after_updates: stop (with a checkpoint) once this many updates are done; for tests.
         label_cache: folder of the expert-episode cache (:func:`relmas.labels.expert_episodes`;
             None: no cache, the expert episodes are computed on every run and resumption).
-        restart_if_changed: when ``out_dir`` holds a run with other settings, delete its files
-            (:func:`clear_run`) and start over instead of raising :class:`InputError` (the workflow's
+        restart_if_changed: when ``out_dir`` holds a run with other settings, move its files aside
+            (:func:`set_run_aside`) and start over instead of raising :class:`InputError` (the workflow's
             choice: it reruns a training job only when its settings changed).
     """
     from tqdm import tqdm
@@ -765,10 +774,10 @@ def train(cfg: TrainConfig, scen: Scenario, out_dir: str | Path, seed: int = 0, 
             raise InputError(last, "meta", f"holds a run with other settings ({why}); use another output folder "
                              "or delete it to start over")
         if why:
-            if progress:
-                print(f"relmas train: {last} holds a run with other settings ({why}); starting over",
-                      file=sys.stderr)
-            clear_run(out)
+            aside = set_run_aside(out)
+            # always said (the workflow runs with --no-progress and keeps stderr in its log)
+            print(f"relmas train: {last} held a run with other settings ({why}); moved it to {aside} and "
+                  "starting over", file=sys.stderr)
             ck = None
     if ck is not None:
         learner.load_state_dict(ck["learner"], last)

@@ -103,6 +103,10 @@ def test_replay_buffer_ring_and_state_roundtrip():
     assert buf.labelled().tolist() == [i for i, t in enumerate(buf.items) if t.sa is not None]
     with pytest.raises(ValueError):
         ReplayBuffer(3, 10, 5).load_state_dict(buf.state_dict())
+    bad = buf.state_dict()
+    bad["starts"] = bad["starts"][1:]
+    with pytest.raises(ValueError, match="differ in length"):
+        ReplayBuffer(1, 12, 5).load_state_dict(bad)
 
 
 def test_expert_targets_and_action():
@@ -357,12 +361,16 @@ def test_a_folder_of_other_settings_is_refused_or_restarted_on_request(tmp_path)
         train(changed, scenario(), tmp_path / "a", seed=3, progress=False)
     assert e.value.path == str(tmp_path / "a" / "last.pt") and "bc_start_weight" in str(e.value)
     (tmp_path / "a" / "notes.txt").write_text("kept")
+    old_last = (tmp_path / "a" / "last.pt").read_bytes()
     r = train(changed, scenario(), tmp_path / "a", seed=3, progress=False, restart_if_changed=True)
     fresh = train(changed, scenario(), tmp_path / "b", seed=3, progress=False)
     assert r.finished and r.updates == fresh.updates == changed.total_updates
     wa, wb = _weights(tmp_path / "a" / "last.pt"), _weights(tmp_path / "b" / "last.pt")
     assert all(torch.equal(wa["actor"][k], wb["actor"][k]) for k in wa["actor"])
-    assert len(r.history) == len(fresh.history)  # the old run's log rows are gone
+    assert len(r.history) == len(fresh.history)  # the old run's log rows are gone from the folder ...
+    aside = list((tmp_path / "a" / "replaced").iterdir())  # ... but kept aside, not deleted
+    assert len(aside) == 1 and (aside[0] / "last.pt").read_bytes() == old_last
+    assert (aside[0] / "metrics.csv").is_file() and (aside[0] / "tb").is_dir()
     assert (tmp_path / "a" / "notes.txt").read_text() == "kept"
 
 
@@ -375,7 +383,7 @@ def test_a_checkpoint_from_before_a_setting_existed_resumes_at_its_default(tmp_p
     del ck["meta"]["config"]["bc_start_weight"]  # as written before the setting was added
     del ck["buffer"]["starts"]  # and before labels said which SJs start
     save_checkpoint(tmp_path / "last.pt", ck)
-    r = train(cfg, scenario(), tmp_path, seed=3, progress=False)
-    assert r.finished and r.updates == cfg.total_updates
     with pytest.raises(InputError, match="bc_start_weight"):  # a non-default value is another run
         train(TrainConfig(**{**TINY, "bc_start_weight": 3.0}), scenario(), tmp_path, seed=3, progress=False)
+    r = train(cfg, scenario(), tmp_path, seed=3, progress=False)
+    assert r.finished and r.updates == cfg.total_updates

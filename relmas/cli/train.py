@@ -49,8 +49,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--label-workers", type=int, default=None, metavar="N",
                    help="processes computing expert labels (overrides train.label_workers; 0: one per CPU)")
     p.add_argument("--restart-if-changed", action="store_true",
-                   help="when DIR holds a run with other settings, delete its files and start over (default: "
-                   "refuse, naming the setting that differs)")
+                   help="when DIR holds a run with other settings, move its files to DIR/replaced/<time>/ and start "
+                   "over (default: refuse, naming the setting that differs)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_scenario_options(p)
     p.set_defaults(func=run)
