@@ -334,3 +334,23 @@ def test_step_finish_out_consistent_with_period():
         np.testing.assert_allclose(info.finish[done], info.finish_out[done], rtol=1e-9)
         assert (info.finish_out[~np.isnan(info.start)] >= info.start[~np.isnan(info.start)]).all()
     assert sim.done
+
+
+def test_a_job_arriving_and_expiring_between_the_last_two_invocations_ends_dropped():
+    # found by the property test above (hypothesis): the last job arrives at 2960, inside the period
+    # [2800, 3200), and its deadline 3106.75 passes before the invocation at 3200; the episode ends
+    # there, and its SJs must be recorded as dropped, not left pending
+    m = [ModelCost("m0", ["a"], np.array([[223.0]]), np.array([[6.0]]), np.array([[4.0]]), np.array([[8.0]]), [[]]),
+         ModelCost("m1", ["a", "b"], np.array([[221.0], [150.0]]), np.array([[12.0], [0.0]]), np.array([[8.0], [6.0]]),
+                   np.array([[84.0], [75.0]]), [[], [0]]),
+         ModelCost("m2", ["a"], np.array([[184.0]]), np.array([[6.0]]), np.array([[6.0]]), np.array([[55.0]]), [[]])]
+    c = SystemCosts("t", ["sa0"], ["c"], 6.0, 0.0, m)
+    w = Workload(["m0", "m1", "m2"], np.array([0, 2, 1, 0, 2, 2, 0, 1, 1]),
+                 np.array([70.0, 128.0, 653.0, 1045.0, 2045.0, 2074.0, 2389.0, 2675.0, 2960.0]),
+                 np.array([183.57, 1900.13, 2379.59, 2207.42, 2986.41, 3050.69, 4499.19, 3149.86, 3106.75]))
+    sim = Simulator(c, 400.0)
+    res = sim.run(w, get_scheduler("fcfs-h"), seed=1)
+    rec = sim.sj_records()
+    assert res.hits + res.misses == w.num_jobs and not res.job_hit[8]
+    assert rec["state"][rec["job"] == 8].tolist() == [3, 3]
+    assert set(np.unique(rec["state"])) <= {2, 3}

@@ -624,10 +624,9 @@ class Simulator:
             raise RuntimeError("the episode is not over: call observe()/step() until observe() returns None")
         if not self._finalised:
             self._finalised = True
-            for j in self._open:  # every job is resolved: what is left pending can never start
-                f, n = self._jfirst[j], self._jnl[j]
-                st = self._g_state[f:f + n]
-                st[st == _PENDING] = _DROPPED
+            # every job is resolved: what is left pending can never start. All jobs, not only the open
+            # ones: a job that arrived and expired between the last two invocations was never opened.
+            self._g_state[self._g_state == _PENDING] = _DROPPED
             self._open = []
             if self._busy_sas():
                 rq, ids = self._build_rq(self.now, [])
