@@ -15,7 +15,7 @@ Observation (``SPEC.md`` section 5, RELMAS paper Fig. 2): a ``spaces.Dict`` with
   rows after R are zero padding.
 * ``"mask"``: float32 [max_len + 1], 1 for the primer and the R SJ rows.
 
-Normalisation: exactly the RELMAS policy's (:func:`relmas.policy.encode_arrays`, documented
+Normalisation: exactly the RELMAS policy's (:func:`relmas.policy.encode`, documented
 in docs/relmas.md), so an agent trained here sees what :class:`relmas.policy.RelmasScheduler`'s
 actor sees: model id -> (id + 1) / number of models; layer id -> (layer + 1) / its model's layer
 count; deadline -> slog((deadline - now) / T_s), the time left in periods; waiting time ->
@@ -48,7 +48,7 @@ import numpy as np
 from gymnasium import spaces
 
 from relmas.costs import SystemCosts
-from relmas.policy import EncoderSpec, encode_arrays
+from relmas.policy import EncoderSpec, encode
 from relmas.scheduler import ReadyQueue
 from relmas.sim.simulator import Simulator, StepInfo
 from relmas.workload import Workload
@@ -134,10 +134,7 @@ class RelmasEnv(gym.Env):
             return {"sj": sj, "mask": mask}
         idx = self.order(rq)[:L]
         n = idx.shape[0]
-        x, _ = encode_arrays(self.encoder, rq.model[idx], rq.layer[idx], rq.arrival[idx], rq.deadline[idx],
-                             rq.cycles[idx], rq.bw[idx], float(rq.now), rq.sa_free, self.bandwidth, self.period,
-                             order=np.arange(n))
-        sj[:n + 1] = x
+        sj[:n + 1] = encode(rq, self.encoder, subset=idx)[0]  # the policy's encoding of the L most urgent SJs
         mask[1:n + 1] = 1.0
         return {"sj": sj, "mask": mask}
 
