@@ -444,7 +444,7 @@ class Batch:
         else:
             self.prio = self.sa = self.starts = None
 
-    def bc_weight(self, start_weight: float) -> torch.Tensor | None:
+    def sj_weights(self, start_weight: float) -> torch.Tensor | None:
         """Per-SJ weights of the BC loss: 1 + ``start_weight`` on the SJs the expert starts in the period."""
         if start_weight <= 0 or self.starts is None:
             return None
@@ -476,7 +476,7 @@ class Learner:
         """One behaviour-cloning step of the actor on expert labels."""
         out = self.actor(b.x, b.lx)[:, 1:]
         loss, info = bc_loss(out, b.prio, b.sa, b.mask, self.cfg.prio_temperature, self.cfg.sa_temperature,
-                             b.bc_weight(self.cfg.bc_start_weight))
+                             b.sj_weights(self.cfg.bc_start_weight))
         self._step(self.bc_opt, loss, self.actor.parameters())
         soft_update(self.actor_t, self.actor, 1.0)
         info["bc_loss"] = loss.item()
@@ -511,7 +511,7 @@ class Learner:
                 lam = 1.0 / q.abs().mean().detach().clamp(min=1e-6)
                 lout = out[:, 1:] if lb is b else self.actor(lb.x, lb.lx)[:, 1:]
                 bc, binfo = bc_loss(lout, lb.prio, lb.sa, lb.mask, cfg.prio_temperature, cfg.sa_temperature,
-                                    lb.bc_weight(cfg.bc_start_weight))
+                                    lb.sj_weights(cfg.bc_start_weight))
                 loss = -lam * q.mean() + cfg.bc_weight * bc
                 info.update(binfo)
                 info["bc_loss"] = bc.item()
