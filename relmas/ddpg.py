@@ -184,6 +184,9 @@ class TrainConfig:
             raise ValueError("recipe bc-ddpg needs an expert: set imitate (e.g. edf-h)")
         if (self.imitation_updates > 0 or self.bc_weight > 0) and not self.imitate:
             raise ValueError("imitation_updates and bc_weight need an expert: set imitate (e.g. edf-h)")
+        for f in fields(self):  # YAML gives any scalar; a switch must be a real boolean, not a truthy string
+            if f.type == "bool" and not isinstance(getattr(self, f.name), bool):
+                raise ValueError(f"{f.name} must be true or false, got {getattr(self, f.name)!r}")
         if self.bc_start_weight < 0:
             raise ValueError("bc_start_weight must be >= 0")
         if self.expert_episodes < 0 or self.label_workers < 0:

@@ -49,6 +49,9 @@ def test_config_validation_names_the_setting():
     with pytest.raises(InputError) as e:
         TrainConfig.from_dict({"reward": {"alfa": 1}})
     assert e.value.field == "reward.alfa"
+    for switch in ("seq_cover_starts", "dagger"):
+        with pytest.raises(InputError, match=f"{switch} must be true or false, got 'maybe'"):
+            TrainConfig.from_dict({switch: "maybe"})
     c = TrainConfig.from_dict({"reward": {"delta": 0.02}})
     assert c.reward.delta == 0.02 and c.reward.alpha == 0.10 and c.recipe == "paper"
 
