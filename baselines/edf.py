@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from baselines.sa_heuristic import heuristic_sa
+from baselines.sa_heuristic import TIE_BREAKS, heuristic_sa
 from relmas.scheduler import ReadyQueue, Scheduler
 
 __all__ = ["edf_priority", "EDFH"]
@@ -46,11 +46,21 @@ def edf_priority(rq: ReadyQueue) -> np.ndarray:
 
 
 class EDFH(Scheduler):
-    """EDF-H: earliest-absolute-deadline-first priorities, earliest-finish SA heuristic."""
+    """EDF-H: earliest-absolute-deadline-first priorities, earliest-finish SA heuristic.
+
+    Args:
+        tie_break: the SA heuristic's tie-break, ``"index"`` (default) or ``"affinity"``
+            (:mod:`baselines.sa_heuristic`).
+    """
 
     name = "edf-h"
+
+    def __init__(self, tie_break: str = "index"):
+        if tie_break not in TIE_BREAKS:
+            raise ValueError(f"tie_break must be one of {', '.join(TIE_BREAKS)}, got {tie_break!r}")
+        self.tie_break = tie_break
 
     def schedule(self, rq: ReadyQueue) -> tuple[np.ndarray, np.ndarray]:
         """EDF priorities and the -H SA of every SJ of ``rq``."""
         prio = edf_priority(rq)
-        return prio, heuristic_sa(rq, prio)
+        return prio, heuristic_sa(rq, prio, self.tie_break)

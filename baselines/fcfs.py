@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from baselines.sa_heuristic import heuristic_sa
+from baselines.sa_heuristic import TIE_BREAKS, heuristic_sa
 from relmas.scheduler import ReadyQueue, Scheduler, register_scheduler
 
 
@@ -27,13 +27,23 @@ def fcfs_priority(rq: ReadyQueue) -> np.ndarray:
 
 
 class FCFSH(Scheduler):
-    """FCFS-H (RELMAS paper section 5.1): FCFS priorities, earliest-finish SA."""
+    """FCFS-H (RELMAS paper section 5.1): FCFS priorities, earliest-finish SA.
+
+    Args:
+        tie_break: the SA heuristic's tie-break, ``"index"`` (default) or ``"affinity"``
+            (:mod:`baselines.sa_heuristic`).
+    """
 
     name = "fcfs-h"
 
+    def __init__(self, tie_break: str = "index"):
+        if tie_break not in TIE_BREAKS:
+            raise ValueError(f"tie_break must be one of {', '.join(TIE_BREAKS)}, got {tie_break!r}")
+        self.tie_break = tie_break
+
     def schedule(self, rq: ReadyQueue) -> tuple[np.ndarray, np.ndarray]:
         prio = fcfs_priority(rq)
-        return prio, heuristic_sa(rq, prio)
+        return prio, heuristic_sa(rq, prio, self.tie_break)
 
 
 register_scheduler("fcfs-h", FCFSH)

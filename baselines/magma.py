@@ -17,6 +17,12 @@ What follows MAGMA (operators in :mod:`baselines.ga_ops`, which cites each one):
 * Initial population: uniform random genes (``create_pop``), no heuristic
   seeding, for ``magma``. ``magma-seeded`` replaces individual 0 by EDF-H's
   decision (this toolkit's variant; ``LEARNING.md`` measured that it matters).
+  ``magma-multiseed`` (``init="heuristics"``) replaces individuals 0-3 by the
+  decisions of EDF-H and PREMA-H, each with both tie-breaks of the SA heuristic
+  (:mod:`baselines.sa_heuristic`): the GA's fitness, a real simulation, picks what
+  each gets right. An expert for RELMAS's imitation (``--set imitate=magma-multiseed``):
+  under an h = 64 policy's decision-overhead charge it scores 0.774 on Light /
+  QoS-Medium against magma-seeded's 0.676 (``scripts/probes/tie_break.py``).
 * Generation loop (``SchedulerGA.run``): selection (sort by fitness, keep the
   best ``population``), parents = the best ``max(2, int(0.1 P))``, elites = the
   best ``max(1, int(0.05 P))``; then crossover-gen (rate 0.9), crossover-rg (0.1),
@@ -65,9 +71,14 @@ import numpy as np
 
 from baselines import ga_ops
 from baselines.edf import EDFH
-from relmas.scheduler import ReadyQueue, Scheduler, simulate_out_batch
+from relmas.scheduler import ReadyQueue, Scheduler, get_scheduler, simulate_out_batch
 
-__all__ = ["Magma", "MagmaSeeded", "MagmaResult", "magma_fitness", "priority_to_order"]
+__all__ = ["Magma", "MagmaMultiSeed", "MagmaSeeded", "MagmaResult", "SEED_HEURISTICS", "magma_fitness",
+           "priority_to_order"]
+
+SEED_HEURISTICS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("edf-h", {}), ("prema-h", {}), ("edf-h", {"tie_break": "affinity"}), ("prema-h", {"tie_break": "affinity"}))
+"""The heuristics whose decisions open ``init="heuristics"``'s population (name, keyword arguments)."""
 
 
 def magma_fitness(rq: ReadyQueue, priority: np.ndarray, sa: np.ndarray, slack_weight: float = 0.4
@@ -142,7 +153,8 @@ class Magma(Scheduler):
         accel_crossover_rate: crossover-accel probability per child (MAGMA: 0.1).
         mutation_rate: per-gene mutation probability (MAGMA: 0.05).
         slack_weight: weight of the slack tie-breaker in the fitness.
-        init: ``"random"`` (MAGMA) or ``"edf"`` (individual 0 = EDF-H's decision).
+        init: ``"random"`` (MAGMA), ``"edf"`` (individual 0 = EDF-H's decision) or ``"heuristics"``
+            (the first individuals = the decisions of :data:`SEED_HEURISTICS`).
         quirks: reproduce the public code's non-swapping crossovers.
         seed: default seed, used when :meth:`reset` is called without one.
     """
@@ -152,13 +164,16 @@ class Magma(Scheduler):
     def __init__(self, generations: int = 100, population: int = 100, elite_ratio: float = 0.05,
                  parent_ratio: float = 0.1, crossover_rate: float = 0.9, range_crossover_rate: float = 0.1,
                  accel_crossover_rate: float = 0.1, mutation_rate: float = 0.05, slack_weight: float = 0.4,
-                 init: Literal["random", "edf"] = "random", quirks: bool = False, seed: int | None = 0):
+                 init: Literal["random", "edf", "heuristics"] = "random", quirks: bool = False,
+                 seed: int | None = 0):
         if generations < 0:
             raise ValueError("generations must be >= 0")
         if population < 2:
             raise ValueError("population must be >= 2")
-        if init not in ("random", "edf"):
-            raise ValueError(f"init must be 'random' or 'edf', got {init!r}")
+        if init not in ("random", "edf", "heuristics"):
+            raise ValueError(f"init must be 'random', 'edf' or 'heuristics', got {init!r}")
+        if init == "heuristics" and population < len(SEED_HEURISTICS):
+            raise ValueError(f"init 'heuristics' needs population >= {len(SEED_HEURISTICS)}")
         for nm, v in (("crossover_rate", crossover_rate), ("range_crossover_rate", range_crossover_rate),
                       ("accel_crossover_rate", accel_crossover_rate), ("mutation_rate", mutation_rate),
                       ("elite_ratio", elite_ratio), ("parent_ratio", parent_ratio)):
@@ -177,6 +192,8 @@ class Magma(Scheduler):
         self.quirks = bool(quirks)
         self._default_seed = seed
         self._edf = EDFH()
+        # stateful heuristics (PREMA-H keeps per-job estimates) live as long as the scheduler
+        self._seeders = [get_scheduler(n, **kw) for n, kw in SEED_HEURISTICS] if init == "heuristics" else []
         self.last: MagmaResult | None = None
         self.reset(seed)
 
@@ -185,6 +202,8 @@ class Magma(Scheduler):
         if seed is None:
             seed = self._default_seed
         self._rng = np.random.default_rng(seed)
+        for h in getattr(self, "_seeders", []):
+            h.reset(seed)
 
     def _initial(self, rq: ReadyQueue) -> tuple[np.ndarray, np.ndarray]:
         sa, order = ga_ops.random_population(self._rng, self.population, rq.size, rq.num_sas)
@@ -192,6 +211,10 @@ class Magma(Scheduler):
             prio, esa = self._edf.schedule(rq)
             sa[0] = esa
             order[0] = priority_to_order(prio)
+        for k, h in enumerate(self._seeders):
+            prio, hsa = h.schedule(rq)
+            sa[k] = hsa
+            order[k] = priority_to_order(prio)
         return sa, order
 
     def search(self, rq: ReadyQueue) -> MagmaResult:
@@ -229,6 +252,17 @@ class Magma(Scheduler):
         """The best decision of one GA run on ``rq`` (kept in :attr:`last`)."""
         self.last = self.search(rq)
         return self.last.priority, self.last.sa
+
+
+class MagmaMultiSeed(Magma):
+    """MAGMA whose initial population holds the decisions of :data:`SEED_HEURISTICS` (``magma-multiseed``)."""
+
+    name = "magma-multiseed"
+
+    def __init__(self, **kwargs: Any):
+        """Same arguments as :class:`Magma`; ``init`` defaults to ``"heuristics"``."""
+        kwargs.setdefault("init", "heuristics")
+        super().__init__(**kwargs)
 
 
 class MagmaSeeded(Magma):

@@ -10,6 +10,7 @@ name            class                                  source
 ``herald``      :class:`baselines.herald.HeraldScheduler`  Kwon et al., HPCA 2021
 ``magma``       :class:`baselines.magma.Magma`         Kao and Krishna, HPCA 2022
 ``magma-seeded`` :class:`baselines.magma.MagmaSeeded`  MAGMA + EDF-H individual
+``magma-multiseed`` :class:`baselines.magma.MagmaMultiSeed`  MAGMA + EDF-H, PREMA-H individuals
 ==============  =====================================  ===========================
 
 ``fcfs-h`` is registered by :mod:`baselines.fcfs`. Importing this module (or any
@@ -23,7 +24,7 @@ from __future__ import annotations
 from baselines import fcfs  # noqa: F401  (registers fcfs-h)
 from baselines.edf import EDFH
 from baselines.herald import HeraldScheduler
-from baselines.magma import Magma, MagmaSeeded
+from baselines.magma import Magma, MagmaMultiSeed, MagmaSeeded
 from baselines.prema import PremaH
 from relmas.scheduler import register_scheduler
 
@@ -33,6 +34,7 @@ BASELINES: dict[str, type] = {
     "herald": HeraldScheduler,
     "magma": Magma,
     "magma-seeded": MagmaSeeded,
+    "magma-multiseed": MagmaMultiSeed,
 }
 """The schedulers this module registers, by name."""
 

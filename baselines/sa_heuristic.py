@@ -21,8 +21,23 @@ The estimate ignores DRAM bandwidth contention, on purpose: it is cheap (no even
 simulation per candidate SA), it is order-preserving (contention slows every
 co-runner by the same factor min(1, B/D), so it rarely changes which SA finishes
 first), and the contention an SJ will meet is unknown until its co-runners are
-chosen, which is exactly what the pass is deciding. Ties between SAs go to the
-lower SA index.
+chosen, which is exactly what the pass is deciding.
+
+Ties between SAs: ``tie_break="index"`` (the default, what FCFS-H, PREMA-H and EDF-H
+use) gives them to the lower SA index. ``"affinity"`` gives them to the SA of the
+SJ's binding predecessor (the one that finishes last, running or placed earlier in
+the pass) when that SA is among the tied. The tie is the common case, not a corner
+one: a layer whose predecessor runs on SA m is ready exactly when m frees, so m and
+every idle SA of the same class give the same estimated finish. Moving the layer to
+an idle SA looks free to the estimate but is not: the pass, which appends and never
+fills gaps, then counts that SA busy from now until the layer ends and sends the
+other SJs elsewhere, while it idles until the predecessor finishes. With the index
+rule a chain on SA m stays there only while no lower-indexed SA is tied, so
+anything that makes m look busy for a cycle (the decision-overhead charge on the SA
+that runs the RELMAS policy) moves the chains off it. Light / QoS-Medium, seeds
+1000-1004 (``scripts/probes/tie_break.py``): EDF-H 0.726 uncharged, 0.642 with a
+1-cycle charge on SA 3, 0.610 with an h = 64 policy's charge; with ``"affinity"``
+0.704 / 0.708 / 0.656 (docs/baselines.md).
 """
 from __future__ import annotations
 
@@ -32,8 +47,12 @@ from numba import njit
 from relmas.scheduler import ReadyQueue
 
 
+TIE_BREAKS = ("index", "affinity")
+"""Tie-break rules of :func:`earliest_finish_sa` (module docstring)."""
+
+
 @njit(cache=True)
-def _eft(order, cycles, arrival, pred_done_time, pred_ptr, pred_idx, run_work, sa_free, now):
+def _eft(order, cycles, arrival, pred_done_time, pred_ptr, pred_idx, run_work, sa_free, now, affinity):
     R, M = cycles.shape
     # lower bound of every SJ's finish, assuming free SAs (topological fixpoint: queue
     # predecessors may appear anywhere in the queue, so iterate until stable)
@@ -68,14 +87,21 @@ def _eft(order, cycles, arrival, pred_done_time, pred_ptr, pred_idx, run_work, s
         free[m] = now + sa_free[m]
     est = lb_fin.copy()
     sa = np.empty(R, np.int64)
+    placed = np.zeros(R, np.bool_)
     for q in range(order.shape[0]):
         i = order[q]
         r = max(now, arrival[i], pred_done_time[i])
+        aff = -1  # SA of the binding predecessor (running, or placed earlier in this pass)
+        aff_f = -np.inf
         for k in range(pred_ptr[i], pred_ptr[i + 1]):
             p = pred_idx[k]
             f = est[p] if p < R else now + run_work[p - R]
             if f > r:
                 r = f
+            if affinity:
+                pm = p - R if p >= R else (sa[p] if placed[p] else -1)
+                if pm >= 0 and f >= aff_f:
+                    aff, aff_f = pm, f
         best = 0
         best_f = np.inf
         for m in range(M):
@@ -83,31 +109,39 @@ def _eft(order, cycles, arrival, pred_done_time, pred_ptr, pred_idx, run_work, s
             if f < best_f:
                 best_f = f
                 best = m
+        if aff >= 0 and aff != best and max(free[aff], r) + cycles[i, aff] <= best_f:
+            best = aff
+        placed[i] = True
         sa[i] = best
         free[best] = best_f
         est[i] = best_f
     return sa, est
 
 
-def earliest_finish_sa(rq: ReadyQueue, priority: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def earliest_finish_sa(rq: ReadyQueue, priority: np.ndarray, tie_break: str = "index"
+                       ) -> tuple[np.ndarray, np.ndarray]:
     """Place the queue's SJs, in priority order, on the SA of earliest estimated finish.
 
     Args:
         rq: the ready queue.
         priority: float64 [R], higher first; ties keep the queue's tie order.
+        tie_break: ``"index"`` (lower SA index) or ``"affinity"`` (the binding predecessor's SA when it
+            is among the tied); see the module docstring.
 
     Returns:
         ``(sa, est_finish)``: int64 [R] SA per SJ and float64 [R] estimated absolute finish
         times (contention-free; see the module docstring).
     """
+    if tie_break not in TIE_BREAKS:
+        raise ValueError(f"tie_break must be one of {', '.join(TIE_BREAKS)}, got {tie_break!r}")
     priority = np.asarray(priority, np.float64)
     if priority.shape != (rq.size,):
         raise ValueError(f"priority must have shape ({rq.size},), got {priority.shape}")
     order = np.argsort(-priority, kind="stable").astype(np.int64)
     return _eft(order, np.ascontiguousarray(rq.cycles, np.float64), rq.arrival, rq.pred_done_time,
-                rq.pred_ptr, rq.pred_idx, rq.run_work, rq.sa_free, float(rq.now))
+                rq.pred_ptr, rq.pred_idx, rq.run_work, rq.sa_free, float(rq.now), tie_break == "affinity")
 
 
-def heuristic_sa(rq: ReadyQueue, priority: np.ndarray) -> np.ndarray:
+def heuristic_sa(rq: ReadyQueue, priority: np.ndarray, tie_break: str = "index") -> np.ndarray:
     """int64 [R], the SA of every SJ under the earliest-finish heuristic (see :func:`earliest_finish_sa`)."""
-    return earliest_finish_sa(rq, priority)[0]
+    return earliest_finish_sa(rq, priority, tie_break)[0]

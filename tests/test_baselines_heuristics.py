@@ -221,7 +221,7 @@ def test_herald_edp_metric():
 # --------------------------------------------------------------------------- registry
 
 
-@pytest.mark.parametrize("name", ["fcfs-h", "edf-h", "prema-h", "herald", "magma", "magma-seeded"])
+@pytest.mark.parametrize("name", ["fcfs-h", "edf-h", "prema-h", "herald", "magma", "magma-seeded", "magma-multiseed"])
 def test_registered_and_valid_decisions(name):
     rng = np.random.default_rng(3)
     jobs = [dict(arrival=float(k * 10), deadline=float(5_000 + k * 700), cycles=rng.uniform(50, 500, (4, 3)),

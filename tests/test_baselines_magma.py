@@ -9,7 +9,8 @@ import pytest
 
 from baselines import ga_ops
 from baselines.edf import EDFH
-from baselines.magma import Magma, MagmaSeeded, magma_fitness, priority_to_order
+from baselines.magma import SEED_HEURISTICS, Magma, MagmaMultiSeed, MagmaSeeded, magma_fitness, priority_to_order
+from baselines.prema import PremaH
 from relmas.cli.bench_magma import synthetic_queue
 from relmas.scheduler import ReadyQueue, simulate_out
 
@@ -293,6 +294,28 @@ def test_seeded_starts_from_edf_and_never_does_worse():
     m.schedule(rq)
     assert m.last.history[0] >= f_edf[0] - 1e-12
     assert m.last.fitness >= f_edf[0] - 1e-12
+
+
+def test_multiseed_population_opens_with_each_heuristic_and_beats_them_all():
+    rq = synthetic_queue(80, 6, seed=11)
+    m = MagmaMultiSeed(generations=10, population=20, seed=3)
+    assert m.init == "heuristics" and m.name == "magma-multiseed"
+    sa, order = m._initial(rq)
+    fits = []
+    for k, (h, kw) in enumerate([(EDFH, {}), (PremaH, {}), (EDFH, {"tie_break": "affinity"}),
+                                 (PremaH, {"tie_break": "affinity"})]):
+        assert SEED_HEURISTICS[k][1] == kw
+        p, s_ = h(**kw).schedule(rq)
+        np.testing.assert_array_equal(sa[k], s_)
+        np.testing.assert_array_equal(np.argsort(order[k], kind="stable"), np.argsort(-p, kind="stable"))
+        fits.append(magma_fitness(rq, p[None], s_[None])[0][0])
+    # the rest of the population stays random, and the answer is at least the best heuristic's
+    assert not np.array_equal(sa[4], sa[5])
+    m.reset(3)
+    m.schedule(rq)
+    assert m.last.history[0] >= max(fits) - 1e-12 and m.last.fitness >= max(fits) - 1e-12
+    with pytest.raises(ValueError, match="population >= 4"):
+        MagmaMultiSeed(population=3)
 
 
 def test_invalid_parameters():

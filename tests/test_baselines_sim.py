@@ -12,7 +12,7 @@ from relmas.scheduler import available_schedulers, get_scheduler
 from relmas.sim.simulator import Simulator
 from relmas.workload import Workload
 
-NAMES = ["fcfs-h", "edf-h", "prema-h", "herald", "magma", "magma-seeded"]
+NAMES = ["fcfs-h", "edf-h", "prema-h", "herald", "magma", "magma-seeded", "magma-multiseed"]
 
 
 def synthetic_costs(seed: int = 0, M: int = 4) -> SystemCosts:

@@ -46,6 +46,35 @@ def test_heuristic_uses_busy_sas_and_predecessors():
     assert est.tolist() == [30.0, 20.0] and sa.tolist() == [0, 0]
 
 
+def test_tie_break_affinity_keeps_a_chain_on_its_predecessors_sa():
+    # SJ 0 follows the SJ running on SA 1 (entry R + 1 = 3); SA 0 is idle: both finish it at 510
+    rq = rq_of([[10, 10], [10, 10]], [[3], []], run_work=[0.0, 500.0])
+    assert heuristic_sa(rq, np.array([1.0, 0.0])).tolist() == [0, 1]   # index: the tie goes to SA 0
+    assert heuristic_sa(rq, np.array([1.0, 0.0]), "affinity").tolist() == [1, 0]
+    # a predecessor placed earlier in the pass: SA 0 busy until 5, so SJ 0 goes to SA 1 (10 < 15); SJ 1,
+    # ready at 10, then ties at 20 on both SAs
+    rq = rq_of([[10, 10], [10, 10]], [[], [0]], run_work=[5.0, 0.0])
+    assert heuristic_sa(rq, np.array([1.0, 0.0])).tolist() == [1, 0]
+    assert heuristic_sa(rq, np.array([1.0, 0.0]), "affinity").tolist() == [1, 1]
+    # affinity only breaks ties: a predecessor's SA that finishes later is not kept
+    rq = rq_of([[10, 10], [10, 11]], [[], [0]], run_work=[5.0, 0.0])
+    assert heuristic_sa(rq, np.array([1.0, 0.0]), "affinity").tolist() == [1, 0]
+    # the binding predecessor (the one finishing last) decides: running on SA 0 until 50, on SA 1 until 30
+    rq = rq_of([[10, 10]], [[1, 2]], run_work=[50.0, 30.0])
+    assert heuristic_sa(rq, np.array([1.0]), "affinity").tolist() == [0]
+    rq = rq_of([[10, 10]], [[1, 2]], run_work=[30.0, 50.0])
+    assert heuristic_sa(rq, np.array([1.0]), "affinity").tolist() == [1]
+
+
+@pytest.mark.parametrize("name", ["fcfs-h", "edf-h", "prema-h"])
+def test_heuristic_schedulers_take_the_tie_break(name):
+    rq = rq_of([[10, 10], [10, 10]], [[3], []], run_work=[0.0, 500.0])
+    assert get_scheduler(name).schedule(rq)[1][0] == 0
+    assert get_scheduler(name, tie_break="affinity").schedule(rq)[1][0] == 1
+    with pytest.raises(ValueError, match="tie_break"):
+        get_scheduler(name, tie_break="random")
+
+
 def test_heuristic_speed_100_sjs():
     rng = np.random.default_rng(0)
     R, M = 100, 6

@@ -114,7 +114,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sas", type=int, default=6, help="number of SAs")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--variant", choices=["magma", "magma-seeded"], default="magma")
+    p.add_argument("--variant", choices=["magma", "magma-seeded", "magma-multiseed"], default="magma")
     p.add_argument("--json", action="store_true", help='print {"seconds_per_period": ..., ...}')
     p.set_defaults(func=run)
 
@@ -133,11 +133,11 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit("relmas: error: need --sjs >= 1, --repeats >= 1, --population >= 2, --generations >= 0")
     from baselines.edf import EDFH
     from baselines.herald import HeraldScheduler
-    from baselines.magma import Magma, MagmaSeeded
+    from baselines.magma import Magma, MagmaMultiSeed, MagmaSeeded
     from baselines.prema import PremaH
 
     rq = synthetic_queue(args.sjs, args.sas, args.seed)
-    cls = MagmaSeeded if args.variant == "magma-seeded" else Magma
+    cls = {"magma": Magma, "magma-seeded": MagmaSeeded, "magma-multiseed": MagmaMultiSeed}[args.variant]
     sched = cls(generations=args.generations, population=args.population, seed=args.seed)
     sched.schedule(rq)  # warm-up: numba compilation / cache load
     times = []

@@ -21,7 +21,8 @@ from .common import add_scenario_options, bandwidth_option, scenario
 def add_scheduler_options(p: argparse.ArgumentParser) -> None:
     """--scheduler, --param, --policy."""
     p.add_argument("--scheduler", required=True,
-                   help="fcfs-h, prema-h, herald, magma, magma-seeded, edf-h, relmas, random, or a registered plug-in")
+                   help="fcfs-h, prema-h, herald, magma, magma-seeded, magma-multiseed, edf-h, relmas, random, or a "
+                   "registered plug-in")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="scheduler parameter, repeatable (e.g. --param generations=30); overrides the configuration's "
                    "`schedulers.<name>` section")
