@@ -71,14 +71,18 @@ import numpy as np
 
 from baselines import ga_ops
 from baselines.edf import EDFH
-from relmas.scheduler import ReadyQueue, Scheduler, get_scheduler, simulate_out_batch
+from baselines.prema import PremaH
+from relmas.scheduler import ReadyQueue, Scheduler, simulate_out_batch
 
 __all__ = ["Magma", "MagmaMultiSeed", "MagmaSeeded", "MagmaResult", "SEED_HEURISTICS", "magma_fitness",
            "priority_to_order"]
 
-SEED_HEURISTICS: tuple[tuple[str, dict[str, Any]], ...] = (
-    ("edf-h", {}), ("prema-h", {}), ("edf-h", {"tie_break": "affinity"}), ("prema-h", {"tie_break": "affinity"}))
-"""The heuristics whose decisions open ``init="heuristics"``'s population (name, keyword arguments)."""
+SEED_HEURISTICS: tuple[tuple[type[Scheduler], dict[str, Any]], ...] = (
+    (EDFH, {}), (PremaH, {}), (EDFH, {"tie_break": "affinity"}), (PremaH, {"tie_break": "affinity"}))
+"""The heuristics whose decisions open ``init="heuristics"``'s population (class, keyword arguments).
+
+Classes, not registry names, so that a plugin registering its own ``edf-h`` cannot
+change what ``magma-multiseed`` starts from."""
 
 
 def magma_fitness(rq: ReadyQueue, priority: np.ndarray, sa: np.ndarray, slack_weight: float = 0.4
@@ -173,7 +177,8 @@ class Magma(Scheduler):
         if init not in ("random", "edf", "heuristics"):
             raise ValueError(f"init must be 'random', 'edf' or 'heuristics', got {init!r}")
         if init == "heuristics" and population < len(SEED_HEURISTICS):
-            raise ValueError(f"init 'heuristics' needs population >= {len(SEED_HEURISTICS)}")
+            raise ValueError(f"{self.name}: init='heuristics' needs population >= {len(SEED_HEURISTICS)}, "
+                             f"got {population}")
         for nm, v in (("crossover_rate", crossover_rate), ("range_crossover_rate", range_crossover_rate),
                       ("accel_crossover_rate", accel_crossover_rate), ("mutation_rate", mutation_rate),
                       ("elite_ratio", elite_ratio), ("parent_ratio", parent_ratio)):
@@ -193,12 +198,16 @@ class Magma(Scheduler):
         self._default_seed = seed
         self._edf = EDFH()
         # stateful heuristics (PREMA-H keeps per-job estimates) live as long as the scheduler
-        self._seeders = [get_scheduler(n, **kw) for n, kw in SEED_HEURISTICS] if init == "heuristics" else []
+        self._seeders = [cls(**kw) for cls, kw in SEED_HEURISTICS] if init == "heuristics" else []
         self.last: MagmaResult | None = None
         self.reset(seed)
 
     def reset(self, seed: int | None = None) -> None:
-        """Reseed the GA's random stream (numpy PCG64)."""
+        """Reseed the GA's random stream (numpy PCG64) and reset the seeding heuristics.
+
+        The seeders are reset with the same seed, so PREMA-H (``init="heuristics"``) forgets its
+        per-job isolated-latency estimates: the same instance reset and run again decides the same.
+        """
         if seed is None:
             seed = self._default_seed
         self._rng = np.random.default_rng(seed)

@@ -26,18 +26,20 @@ chosen, which is exactly what the pass is deciding.
 Ties between SAs: ``tie_break="index"`` (the default, what FCFS-H, PREMA-H and EDF-H
 use) gives them to the lower SA index. ``"affinity"`` gives them to the SA of the
 SJ's binding predecessor (the one that finishes last, running or placed earlier in
-the pass) when that SA is among the tied. The tie is the common case, not a corner
-one: a layer whose predecessor runs on SA m is ready exactly when m frees, so m and
-every idle SA of the same class give the same estimated finish. Moving the layer to
-an idle SA looks free to the estimate but is not: the pass, which appends and never
-fills gaps, then counts that SA busy from now until the layer ends and sends the
-other SJs elsewhere, while it idles until the predecessor finishes. With the index
-rule a chain on SA m stays there only while no lower-indexed SA is tied, so
-anything that makes m look busy for a cycle (the decision-overhead charge on the SA
-that runs the RELMAS policy) moves the chains off it. Light / QoS-Medium, seeds
+the pass) when that SA is among the tied. Exact ties are common: a layer whose
+predecessor runs on SA m is ready exactly when m frees, so m and every idle SA of
+the same class give the same estimated finish. Moving the layer to an idle SA looks
+free to the estimate but is not: the pass, which appends and never fills gaps, then
+counts that SA busy from now until the layer ends and sends the other SJs
+elsewhere, while it idles until the predecessor finishes.
+
+Affinity settles exact ties only. Anything that makes m look busy a cycle longer
+(the decision-overhead charge on the SA that runs the RELMAS policy) turns such a
+tie into a strict win for the idle SA, under either rule. Light / QoS-Medium, seeds
 1000-1004 (``scripts/probes/tie_break.py``): EDF-H 0.726 uncharged, 0.642 with a
 1-cycle charge on SA 3, 0.610 with an h = 64 policy's charge; with ``"affinity"``
-0.704 / 0.708 / 0.656 (docs/baselines.md).
+0.704 / 0.708 / 0.656 (docs/baselines.md). Why affinity loses less to the charge
+is not established: in the example above both rules pick the idle SA.
 """
 from __future__ import annotations
 

@@ -17,7 +17,13 @@ to reuse and easy to parallelise:
   learner, but the queues of one episode are independent of one another once
   visited: :func:`label_queues` labels them in the same pool. Before labelling
   queue ``i`` the expert is reset with :func:`label_seed` ``(episode seed, i)``,
-  so the labels do not depend on the number of workers.
+  so the labels do not depend on the number of workers. The reset also makes
+  a stateful expert forget what it learnt in earlier periods: PREMA-H (alone,
+  or as one of ``magma-multiseed``'s seeders) without ``isolated_latency``
+  estimates a job's isolated latency when it first sees the job, which for a
+  labelled queue is from the layers still queued, not the whole job, so its
+  tokens grow faster than in a live run. Pass ``isolated_latency`` in the
+  expert's settings where that matters.
 
 The pool uses the ``fork`` start method and reads its task context (scenario,
 expert) from a module global set before the pool is made, so the scenario's

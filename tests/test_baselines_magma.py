@@ -303,7 +303,7 @@ def test_multiseed_population_opens_with_each_heuristic_and_beats_them_all():
     fits = []
     for k, (h, kw) in enumerate([(EDFH, {}), (PremaH, {}), (EDFH, {"tie_break": "affinity"}),
                                  (PremaH, {"tie_break": "affinity"})]):
-        assert SEED_HEURISTICS[k][1] == kw
+        assert SEED_HEURISTICS[k][0] is h and SEED_HEURISTICS[k][1] == kw
         p, s_ = h(**kw).schedule(rq)
         np.testing.assert_array_equal(sa[k], s_)
         np.testing.assert_array_equal(np.argsort(order[k], kind="stable"), np.argsort(-p, kind="stable"))
@@ -313,8 +313,24 @@ def test_multiseed_population_opens_with_each_heuristic_and_beats_them_all():
     m.reset(3)
     m.schedule(rq)
     assert m.last.history[0] >= max(fits) - 1e-12 and m.last.fitness >= max(fits) - 1e-12
-    with pytest.raises(ValueError, match="population >= 4"):
+    with pytest.raises(ValueError, match="magma-multiseed: init='heuristics' needs population >= 4, got 3"):
         MagmaMultiSeed(population=3)
+
+
+def test_multiseed_reset_forgets_the_seeders_state():
+    """Reset clears PREMA-H's per-job estimates with the GA's stream: the same instance, reset with the
+    same seed, decides the same again."""
+    queues = [synthetic_queue(40, 4, seed=s) for s in (5, 6, 7)]
+    m = MagmaMultiSeed(generations=3, population=6, seed=2)
+    m.reset(9)
+    first = [m.schedule(q) for q in queues]
+    assert m._seeders[1]._iso  # PREMA-H kept estimates between the queues of one run
+    m.reset(9)
+    assert not m._seeders[1]._iso and not m._seeders[3]._iso
+    second = [m.schedule(q) for q in queues]
+    for (p1, s1), (p2, s2) in zip(first, second):
+        np.testing.assert_array_equal(p1, p2)
+        np.testing.assert_array_equal(s1, s2)
 
 
 def test_invalid_parameters():

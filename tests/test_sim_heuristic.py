@@ -62,6 +62,11 @@ def test_tie_break_affinity_keeps_a_chain_on_its_predecessors_sa():
     assert heuristic_sa(rq, np.array([1.0]), "affinity").tolist() == [0]
     rq = rq_of([[10, 10]], [[1, 2]], run_work=[30.0, 50.0])
     assert heuristic_sa(rq, np.array([1.0]), "affinity").tolist() == [1]
+    # a predecessor placed later in the pass has no SA yet: the tie (20 on both) falls back to the index
+    rq = rq_of([[10, 10], [10, 10]], [[1], []])
+    for rule in ("index", "affinity"):
+        sa, est = earliest_finish_sa(rq, np.array([1.0, 0.0]), rule)
+        assert sa.tolist() == [0, 1] and est.tolist() == [20.0, 10.0]
 
 
 @pytest.mark.parametrize("name", ["fcfs-h", "edf-h", "prema-h"])
