@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from baselines.sa_heuristic import TIE_BREAKS, heuristic_sa
+from baselines.sa_heuristic import check_tie_break, heuristic_sa
 from relmas.scheduler import ReadyQueue, Scheduler
 
 __all__ = ["edf_priority", "EDFH"]
@@ -49,18 +49,18 @@ class EDFH(Scheduler):
     """EDF-H: earliest-absolute-deadline-first priorities, earliest-finish SA heuristic.
 
     Args:
-        tie_break: the SA heuristic's tie-break, ``"index"`` (default) or ``"affinity"``
+        tie_break: the SA heuristic's tie-break, ``"index"`` (default), ``"affinity"`` or ``"fit"``
             (:mod:`baselines.sa_heuristic`).
+        tie_tolerance: SAs whose estimated finish is within this fraction of the SJ's fastest
+            latency of the earliest count as tied (default 0: exact ties).
     """
 
     name = "edf-h"
 
-    def __init__(self, tie_break: str = "index"):
-        if tie_break not in TIE_BREAKS:
-            raise ValueError(f"tie_break must be one of {', '.join(TIE_BREAKS)}, got {tie_break!r}")
-        self.tie_break = tie_break
+    def __init__(self, tie_break: str = "index", tie_tolerance: float = 0.0):
+        self.tie_break, self.tie_tolerance = check_tie_break(tie_break, tie_tolerance)
 
     def schedule(self, rq: ReadyQueue) -> tuple[np.ndarray, np.ndarray]:
         """EDF priorities and the -H SA of every SJ of ``rq``."""
         prio = edf_priority(rq)
-        return prio, heuristic_sa(rq, prio, self.tie_break)
+        return prio, heuristic_sa(rq, prio, self.tie_break, self.tie_tolerance)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from baselines.sa_heuristic import TIE_BREAKS, heuristic_sa
+from baselines.sa_heuristic import check_tie_break, heuristic_sa
 from relmas.scheduler import ReadyQueue, Scheduler, register_scheduler
 
 
@@ -30,20 +30,20 @@ class FCFSH(Scheduler):
     """FCFS-H (RELMAS paper section 5.1): FCFS priorities, earliest-finish SA.
 
     Args:
-        tie_break: the SA heuristic's tie-break, ``"index"`` (default) or ``"affinity"``
+        tie_break: the SA heuristic's tie-break, ``"index"`` (default), ``"affinity"`` or ``"fit"``
             (:mod:`baselines.sa_heuristic`).
+        tie_tolerance: SAs whose estimated finish is within this fraction of the SJ's fastest
+            latency of the earliest count as tied (default 0: exact ties).
     """
 
     name = "fcfs-h"
 
-    def __init__(self, tie_break: str = "index"):
-        if tie_break not in TIE_BREAKS:
-            raise ValueError(f"tie_break must be one of {', '.join(TIE_BREAKS)}, got {tie_break!r}")
-        self.tie_break = tie_break
+    def __init__(self, tie_break: str = "index", tie_tolerance: float = 0.0):
+        self.tie_break, self.tie_tolerance = check_tie_break(tie_break, tie_tolerance)
 
     def schedule(self, rq: ReadyQueue) -> tuple[np.ndarray, np.ndarray]:
         prio = fcfs_priority(rq)
-        return prio, heuristic_sa(rq, prio, self.tie_break)
+        return prio, heuristic_sa(rq, prio, self.tie_break, self.tie_tolerance)
 
 
 register_scheduler("fcfs-h", FCFSH)

@@ -18,7 +18,7 @@ What follows MAGMA (operators in :mod:`baselines.ga_ops`, which cites each one):
   seeding, for ``magma``. ``magma-seeded`` replaces individual 0 by EDF-H's
   decision (this toolkit's variant; ``LEARNING.md`` measured that it matters).
   ``magma-multiseed`` (``init="heuristics"``) replaces individuals 0-3 by the
-  decisions of EDF-H and PREMA-H, each with both tie-breaks of the SA heuristic
+  decisions of EDF-H and PREMA-H, each with the index and affinity tie-breaks of the SA heuristic
   (:mod:`baselines.sa_heuristic`): the GA's fitness, a real simulation, picks what
   each gets right. An expert for RELMAS's imitation (``--set imitate=magma-multiseed``):
   under an h = 64 policy's decision-overhead charge it scores 0.774 on Light /

@@ -66,7 +66,7 @@ from typing import Literal
 import numpy as np
 from numba import njit
 
-from baselines.sa_heuristic import TIE_BREAKS, heuristic_sa
+from baselines.sa_heuristic import check_tie_break, heuristic_sa
 from relmas.scheduler import ReadyQueue, Scheduler
 
 __all__ = ["PREMA_LEVELS", "PremaH", "prema_job_order", "critical_path_estimate"]
@@ -168,18 +168,19 @@ class PremaH(Scheduler):
         isolated_latency: optional isolated latency per model index (cycles); default: the
             critical-path estimate at the job's first sighting.
         seed: default seed for ``job_class="random"``, used when :meth:`reset` gets none.
-        tie_break: the SA heuristic's tie-break, ``"index"`` (default) or ``"affinity"``
+        tie_break: the SA heuristic's tie-break, ``"index"`` (default), ``"affinity"`` or ``"fit"``
             (:mod:`baselines.sa_heuristic`).
+        tie_tolerance: SAs whose estimated finish is within this fraction of the SJ's fastest
+            latency of the earliest count as tied (default 0: exact ties).
     """
 
     name = "prema-h"
 
     def __init__(self, job_class: Literal["same", "random"] = "same", default_class: float = 3.0,
                  levels: Sequence[float] = PREMA_LEVELS, isolated_latency: Sequence[float] | None = None,
-                 seed: int | None = 0, tie_break: str = "index"):
-        if tie_break not in TIE_BREAKS:
-            raise ValueError(f"tie_break must be one of {', '.join(TIE_BREAKS)}, got {tie_break!r}")
-        self.tie_break = tie_break
+                 seed: int | None = 0, tie_break: str = "index",
+                 tie_tolerance: float = 0.0):
+        self.tie_break, self.tie_tolerance = check_tie_break(tie_break, tie_tolerance)
         if job_class not in ("same", "random"):
             raise ValueError(f"job_class must be 'same' or 'random', got {job_class!r}")
         if default_class <= 0:
@@ -252,4 +253,4 @@ class PremaH(Scheduler):
     def schedule(self, rq: ReadyQueue) -> tuple[np.ndarray, np.ndarray]:
         """PREMA priorities and the -H SA of every SJ of ``rq``."""
         prio = self.priority(rq)
-        return prio, heuristic_sa(rq, prio, self.tie_break)
+        return prio, heuristic_sa(rq, prio, self.tie_break, self.tie_tolerance)

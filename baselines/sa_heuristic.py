@@ -23,23 +23,28 @@ co-runner by the same factor min(1, B/D), so it rarely changes which SA finishes
 first), and the contention an SJ will meet is unknown until its co-runners are
 chosen, which is exactly what the pass is deciding.
 
-Ties between SAs: ``tie_break="index"`` (the default, what FCFS-H, PREMA-H and EDF-H
-use) gives them to the lower SA index. ``"affinity"`` gives them to the SA of the
-SJ's binding predecessor (the one that finishes last, running or placed earlier in
-the pass) when that SA is among the tied. Exact ties are common: a layer whose
-predecessor runs on SA m is ready exactly when m frees, so m and every idle SA of
-the same class give the same estimated finish. Moving the layer to an idle SA looks
-free to the estimate but is not: the pass, which appends and never fills gaps, then
-counts that SA busy from now until the layer ends and sends the other SJs
-elsewhere, while it idles until the predecessor finishes.
+Ties between SAs (``tie_break``): ``"index"`` (the default, what FCFS-H, PREMA-H and
+EDF-H use) gives them to the lower SA index. ``"affinity"`` gives them to the SA of
+the SJ's binding predecessor (the one that finishes last, running or placed earlier
+in the pass) when that SA is among the tied. ``"fit"`` gives them to the tied SA
+left idle the shortest before the SJ can start, ``max(0, ready_i - free_m)`` (best
+fit), then the earlier finish, then the lower index. ``tie_tolerance`` (default 0:
+exact ties) counts as tied every SA whose estimate is within that fraction of the
+SJ's fastest latency of the earliest.
 
-Affinity settles exact ties only. Anything that makes m look busy a cycle longer
-(the decision-overhead charge on the SA that runs the RELMAS policy) turns such a
-tie into a strict win for the idle SA, under either rule. Light / QoS-Medium, seeds
-1000-1004 (``scripts/probes/tie_break.py``): EDF-H 0.726 uncharged, 0.642 with a
-1-cycle charge on SA 3, 0.610 with an h = 64 policy's charge; with ``"affinity"``
-0.704 / 0.708 / 0.656 (docs/baselines.md). Why affinity loses less to the charge
-is not established: in the example above both rules pick the idle SA.
+Exact ties are common: a layer whose predecessor runs on SA m is ready exactly when
+m frees, so m and every idle SA of the same class give the same estimated finish.
+Moving the layer to an idle SA looks free to the estimate but is not: the pass,
+which appends and never fills gaps, then counts that SA busy from now until the
+layer ends and sends the other SJs elsewhere, while it idles until the predecessor
+finishes. A decision-overhead charge on SA 3 (where RELMAS runs; the lowest index of
+its class) makes the idle SA 4 a strict win for a chain on SA 3, under every rule;
+the chain's next layer then ties between SA 4 and SA 3, and the index rule sends it
+back to SA 3 to idle. Light / QoS-Medium, seeds 1000-1004
+(``scripts/probes/tie_break.py``), uncharged / 1-cycle charge on SA 3 / an h = 64
+policy's charge: EDF-H index 0.726 / 0.642 / 0.610, affinity 0.704 / 0.708 / 0.656,
+fit 0.712 / 0.722 / 0.656, fit with a 5% tolerance 0.712 / 0.712 / 0.680
+(docs/baselines.md).
 """
 from __future__ import annotations
 
@@ -49,12 +54,25 @@ from numba import njit
 from relmas.scheduler import ReadyQueue
 
 
-TIE_BREAKS = ("index", "affinity")
+TIE_BREAKS = ("index", "affinity", "fit")
 """Tie-break rules of :func:`earliest_finish_sa` (module docstring)."""
 
 
+def check_tie_break(tie_break: str, tie_tolerance: float) -> tuple[str, float]:
+    """Validate a tie-break rule and tolerance (the heuristic schedulers' parameters); return them."""
+    if tie_break not in TIE_BREAKS:
+        raise ValueError(f"tie_break must be one of {', '.join(TIE_BREAKS)}, got {tie_break!r}")
+    try:
+        tol = float(tie_tolerance)
+    except (TypeError, ValueError):
+        raise ValueError(f"tie_tolerance must be a number >= 0, got {tie_tolerance!r}") from None
+    if not tol >= 0.0 or tol == np.inf:
+        raise ValueError(f"tie_tolerance must be a finite number >= 0, got {tie_tolerance!r}")
+    return tie_break, tol
+
+
 @njit(cache=True)
-def _eft(order, cycles, arrival, pred_done_time, pred_ptr, pred_idx, run_work, sa_free, now, affinity):
+def _eft(order, cycles, arrival, pred_done_time, pred_ptr, pred_idx, run_work, sa_free, now, mode, tol):
     R, M = cycles.shape
     # lower bound of every SJ's finish, assuming free SAs (topological fixpoint: queue
     # predecessors may appear anywhere in the queue, so iterate until stable)
@@ -100,50 +118,70 @@ def _eft(order, cycles, arrival, pred_done_time, pred_ptr, pred_idx, run_work, s
             f = est[p] if p < R else now + run_work[p - R]
             if f > r:
                 r = f
-            if affinity:
+            if mode == 1:
                 pm = p - R if p >= R else (sa[p] if placed[p] else -1)
                 if pm >= 0 and f >= aff_f:
                     aff, aff_f = pm, f
-        best = 0
         best_f = np.inf
+        fastest = np.inf
         for m in range(M):
             f = max(free[m], r) + cycles[i, m]
             if f < best_f:
                 best_f = f
-                best = m
-        if aff >= 0 and aff != best and max(free[aff], r) + cycles[i, aff] <= best_f:
-            best = aff
+            if cycles[i, m] < fastest:
+                fastest = cycles[i, m]
+        lim = best_f + tol * fastest  # every SA finishing by lim counts as tied
+        best = -1
+        best_gap = np.inf
+        chosen_f = np.inf
+        for m in range(M):
+            f = max(free[m], r) + cycles[i, m]
+            if f > lim:
+                continue
+            if mode != 2:  # index (and affinity's fallback): the lowest tied index
+                best, chosen_f = m, f
+                break
+            gap = max(0.0, r - free[m])  # fit: the idle time this placement leaves on m
+            if gap < best_gap or (gap == best_gap and f < chosen_f):
+                best, best_gap, chosen_f = m, gap, f
+        if mode == 1 and aff >= 0 and aff != best:
+            f = max(free[aff], r) + cycles[i, aff]
+            if f <= lim:
+                best, chosen_f = aff, f
         placed[i] = True
         sa[i] = best
-        free[best] = best_f
-        est[i] = best_f
+        free[best] = chosen_f
+        est[i] = chosen_f
     return sa, est
 
 
-def earliest_finish_sa(rq: ReadyQueue, priority: np.ndarray, tie_break: str = "index"
-                       ) -> tuple[np.ndarray, np.ndarray]:
+def earliest_finish_sa(rq: ReadyQueue, priority: np.ndarray, tie_break: str = "index",
+                       tie_tolerance: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Place the queue's SJs, in priority order, on the SA of earliest estimated finish.
 
     Args:
         rq: the ready queue.
         priority: float64 [R], higher first; ties keep the queue's tie order.
-        tie_break: ``"index"`` (lower SA index) or ``"affinity"`` (the binding predecessor's SA when it
-            is among the tied); see the module docstring.
+        tie_break: which of the tied SAs: ``"index"`` (the lowest index), ``"affinity"`` (the binding
+            predecessor's SA when it is tied, else the lowest index) or ``"fit"`` (the one left idle the
+            shortest before the SJ can start); see the module docstring.
+        tie_tolerance: an SA ties when its estimated finish is within ``tie_tolerance`` times the SJ's
+            fastest latency of the earliest (0: exact ties only).
 
     Returns:
         ``(sa, est_finish)``: int64 [R] SA per SJ and float64 [R] estimated absolute finish
         times (contention-free; see the module docstring).
     """
-    if tie_break not in TIE_BREAKS:
-        raise ValueError(f"tie_break must be one of {', '.join(TIE_BREAKS)}, got {tie_break!r}")
+    tie_break, tol = check_tie_break(tie_break, tie_tolerance)
     priority = np.asarray(priority, np.float64)
     if priority.shape != (rq.size,):
         raise ValueError(f"priority must have shape ({rq.size},), got {priority.shape}")
     order = np.argsort(-priority, kind="stable").astype(np.int64)
     return _eft(order, np.ascontiguousarray(rq.cycles, np.float64), rq.arrival, rq.pred_done_time,
-                rq.pred_ptr, rq.pred_idx, rq.run_work, rq.sa_free, float(rq.now), tie_break == "affinity")
+                rq.pred_ptr, rq.pred_idx, rq.run_work, rq.sa_free, float(rq.now), TIE_BREAKS.index(tie_break), tol)
 
 
-def heuristic_sa(rq: ReadyQueue, priority: np.ndarray, tie_break: str = "index") -> np.ndarray:
+def heuristic_sa(rq: ReadyQueue, priority: np.ndarray, tie_break: str = "index", tie_tolerance: float = 0.0
+                 ) -> np.ndarray:
     """int64 [R], the SA of every SJ under the earliest-finish heuristic (see :func:`earliest_finish_sa`)."""
-    return earliest_finish_sa(rq, priority, tie_break)[0]
+    return earliest_finish_sa(rq, priority, tie_break, tie_tolerance)[0]

@@ -64,9 +64,39 @@ def test_tie_break_affinity_keeps_a_chain_on_its_predecessors_sa():
     assert heuristic_sa(rq, np.array([1.0]), "affinity").tolist() == [1]
     # a predecessor placed later in the pass has no SA yet: the tie (20 on both) falls back to the index
     rq = rq_of([[10, 10], [10, 10]], [[1], []])
-    for rule in ("index", "affinity"):
+    for rule in ("index", "affinity", "fit"):
         sa, est = earliest_finish_sa(rq, np.array([1.0, 0.0]), rule)
         assert sa.tolist() == [0, 1] and est.tolist() == [20.0, 10.0]
+
+
+def test_tie_break_fit_takes_the_smallest_idle_gap_and_tolerance_widens_the_tie():
+    # SJ 0 follows the SJ running on SA 1 until 500: both SAs finish it at 510, but SA 0 would idle
+    # 500 cycles before it starts, SA 1 none; SJ 1 (ready now) then takes idle SA 0
+    rq = rq_of([[10, 10], [10, 10]], [[3], []], run_work=[0.0, 500.0])
+    assert heuristic_sa(rq, np.array([1.0, 0.0]), "fit").tolist() == [1, 0]
+    # SA 1 a tenth of a cycle slower (as a decision-overhead charge on it would make it): no exact tie,
+    # so every rule takes SA 0; within a tolerance of 5% of the SJ's 10 cycles it ties again
+    rq = rq_of([[10, 10.1], [10, 10]], [[3], []], run_work=[0.0, 500.0])
+    for rule in ("index", "affinity", "fit"):
+        assert heuristic_sa(rq, np.array([1.0, 0.0]), rule).tolist() == [0, 1]
+    assert heuristic_sa(rq, np.array([1.0, 0.0]), "index", 0.05).tolist() == [0, 1]
+    for rule in ("affinity", "fit"):
+        sa, est = earliest_finish_sa(rq, np.array([1.0, 0.0]), rule, 0.05)
+        assert sa.tolist() == [1, 0] and est.tolist() == [510.1, 10.0]
+    # with a tolerance the index rule takes the lowest tied index even when it finishes later
+    rq = rq_of([[10.1, 10]], [[]])
+    assert heuristic_sa(rq, np.array([1.0])).tolist() == [1]
+    assert heuristic_sa(rq, np.array([1.0]), "index", 0.05).tolist() == [0]
+    assert heuristic_sa(rq, np.array([1.0]), "index", 0.005).tolist() == [1]
+
+
+@pytest.mark.parametrize("bad", [-0.1, float("nan"), float("inf"), "wide", None])
+def test_tie_tolerance_must_be_a_finite_non_negative_number(bad):
+    rq = rq_of([[10, 10]], [[]])
+    with pytest.raises(ValueError, match="tie_tolerance"):
+        heuristic_sa(rq, np.array([1.0]), "fit", bad)
+    with pytest.raises(ValueError, match="tie_tolerance"):
+        get_scheduler("edf-h", tie_tolerance=bad)
 
 
 @pytest.mark.parametrize("name", ["fcfs-h", "edf-h", "prema-h"])
@@ -74,6 +104,10 @@ def test_heuristic_schedulers_take_the_tie_break(name):
     rq = rq_of([[10, 10], [10, 10]], [[3], []], run_work=[0.0, 500.0])
     assert get_scheduler(name).schedule(rq)[1][0] == 0
     assert get_scheduler(name, tie_break="affinity").schedule(rq)[1][0] == 1
+    assert get_scheduler(name, tie_break="fit").schedule(rq)[1][0] == 1
+    rq = rq_of([[10, 10.1], [10, 10]], [[3], []], run_work=[0.0, 500.0])
+    assert get_scheduler(name, tie_break="fit").schedule(rq)[1][0] == 0
+    assert get_scheduler(name, tie_break="fit", tie_tolerance=0.05).schedule(rq)[1][0] == 1
     with pytest.raises(ValueError, match="tie_break"):
         get_scheduler(name, tie_break="random")
 
