@@ -17,12 +17,13 @@ What follows MAGMA (operators in :mod:`baselines.ga_ops`, which cites each one):
 * Initial population: uniform random genes (``create_pop``), no heuristic
   seeding, for ``magma``. ``magma-seeded`` replaces individual 0 by EDF-H's
   decision (this toolkit's variant; ``LEARNING.md`` measured that it matters).
-  ``magma-multiseed`` (``init="heuristics"``) replaces individuals 0-3 by the
-  decisions of EDF-H and PREMA-H, each with the index and affinity tie-breaks of the SA heuristic
-  (:mod:`baselines.sa_heuristic`): the GA's fitness, a real simulation, picks what
-  each gets right. An expert for RELMAS's imitation (``--set imitate=magma-multiseed``):
-  under an h = 64 policy's decision-overhead charge it scores 0.774 on Light /
-  QoS-Medium against magma-seeded's 0.676 (``scripts/probes/tie_break.py``).
+  ``magma-multiseed`` (``init="heuristics"``) replaces individuals 0-5 by the
+  decisions of EDF-H and PREMA-H, each with three tie-breaks of the SA heuristic
+  (:mod:`baselines.sa_heuristic`: index, affinity, fit with a 5% tolerance): the
+  GA's fitness, a real simulation, picks what each gets right. An expert for
+  RELMAS's imitation (``--set imitate=magma-multiseed``): under an h = 64 policy's
+  decision-overhead charge it scores 0.802 on Light / QoS-Medium against
+  magma-seeded's 0.676 (``scripts/probes/tie_break.py``).
 * Generation loop (``SchedulerGA.run``): selection (sort by fitness, keep the
   best ``population``), parents = the best ``max(2, int(0.1 P))``, elites = the
   best ``max(1, int(0.05 P))``; then crossover-gen (rate 0.9), crossover-rg (0.1),
@@ -78,7 +79,8 @@ __all__ = ["Magma", "MagmaMultiSeed", "MagmaSeeded", "MagmaResult", "SEED_HEURIS
            "priority_to_order"]
 
 SEED_HEURISTICS: tuple[tuple[type[Scheduler], dict[str, Any]], ...] = (
-    (EDFH, {}), (PremaH, {}), (EDFH, {"tie_break": "affinity"}), (PremaH, {"tie_break": "affinity"}))
+    (EDFH, {}), (PremaH, {}), (EDFH, {"tie_break": "affinity"}), (PremaH, {"tie_break": "affinity"}),
+    (EDFH, {"tie_break": "fit", "tie_tolerance": 0.05}), (PremaH, {"tie_break": "fit", "tie_tolerance": 0.05}))
 """The heuristics whose decisions open ``init="heuristics"``'s population (class, keyword arguments).
 
 Classes, not registry names, so that a plugin registering its own ``edf-h`` cannot

@@ -44,8 +44,11 @@ import numpy as np
 
 from .io import atomic_path
 
-#: Version of the cached episode layout; part of the key, so a layout change never reads old files.
-CACHE_VERSION = 3
+# Version 4: magma-multiseed opens with six heuristics (was four); its name and arguments are unchanged,
+# so labels cached by the earlier version must not be reused.
+#: Version of the cached episodes (layout, or an expert that changed under the same name and arguments);
+#: part of the key, so a change never reads old files.
+CACHE_VERSION = 4
 
 # The task context of the pool's workers (inherited through fork), or of the in-process path.
 _CTX: dict[str, Any] = {}
