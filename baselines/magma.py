@@ -275,6 +275,10 @@ class MagmaMultiSeed(Magma):
         kwargs.setdefault("init", "heuristics")
         super().__init__(**kwargs)
 
+    def label_fingerprint(self) -> Any:
+        """The seeding heuristics (class names and arguments), which are not among the arguments."""
+        return [[cls.__name__, dict(kw)] for cls, kw in SEED_HEURISTICS] if self.init == "heuristics" else None
+
 
 class MagmaSeeded(Magma):
     """MAGMA whose initial population holds EDF-H's decision as individual 0 (``magma-seeded``)."""

@@ -57,15 +57,16 @@ from relmas.scheduler import ReadyQueue
 TIE_BREAKS = ("index", "affinity", "fit")
 """Tie-break rules of :func:`earliest_finish_sa` (module docstring)."""
 
+_MODE = {"index": 0, "affinity": 1, "fit": 2}  # the kernel's mode numbers
+
 
 def check_tie_break(tie_break: str, tie_tolerance: float) -> tuple[str, float]:
     """Validate a tie-break rule and tolerance (the heuristic schedulers' parameters); return them."""
     if tie_break not in TIE_BREAKS:
         raise ValueError(f"tie_break must be one of {', '.join(TIE_BREAKS)}, got {tie_break!r}")
-    try:
-        tol = float(tie_tolerance)
-    except (TypeError, ValueError):
-        raise ValueError(f"tie_tolerance must be a number >= 0, got {tie_tolerance!r}") from None
+    if isinstance(tie_tolerance, (bool, str)) or not isinstance(tie_tolerance, (int, float, np.number)):
+        raise ValueError(f"tie_tolerance must be a number >= 0, got {tie_tolerance!r}")
+    tol = float(tie_tolerance)
     if not tol >= 0.0 or tol == np.inf:
         raise ValueError(f"tie_tolerance must be a finite number >= 0, got {tie_tolerance!r}")
     return tie_break, tol
@@ -122,28 +123,35 @@ def _eft(order, cycles, arrival, pred_done_time, pred_ptr, pred_idx, run_work, s
                 pm = p - R if p >= R else (sa[p] if placed[p] else -1)
                 if pm >= 0 and f >= aff_f:
                     aff, aff_f = pm, f
+        best = 0  # the earliest finish, lowest index first (the index rule with exact ties)
         best_f = np.inf
         fastest = np.inf
         for m in range(M):
             f = max(free[m], r) + cycles[i, m]
             if f < best_f:
                 best_f = f
+                best = m
             if cycles[i, m] < fastest:
                 fastest = cycles[i, m]
-        lim = best_f + tol * fastest  # every SA finishing by lim counts as tied
-        best = -1
-        best_gap = np.inf
-        chosen_f = np.inf
-        for m in range(M):
-            f = max(free[m], r) + cycles[i, m]
-            if f > lim:
-                continue
-            if mode != 2:  # index (and affinity's fallback): the lowest tied index
-                best, chosen_f = m, f
-                break
-            gap = max(0.0, r - free[m])  # fit: the idle time this placement leaves on m
-            if gap < best_gap or (gap == best_gap and f < chosen_f):
-                best, best_gap, chosen_f = m, gap, f
+        chosen_f = best_f
+        # every SA finishing by lim counts as tied (tol = 0: exact ties)
+        lim = best_f + tol * fastest if tol > 0.0 else best_f
+        if mode == 2 or tol > 0.0:
+            pick = -1
+            pick_gap = np.inf
+            pick_f = np.inf
+            for m in range(M):
+                f = max(free[m], r) + cycles[i, m]
+                if not f <= lim:
+                    continue
+                if mode != 2:  # index (and affinity's fallback): the lowest tied index
+                    pick, pick_f = m, f
+                    break
+                gap = max(0.0, r - free[m])  # fit: the idle time this placement leaves on m
+                if gap < pick_gap or (gap == pick_gap and f < pick_f):
+                    pick, pick_gap, pick_f = m, gap, f
+            if pick >= 0:
+                best, chosen_f = pick, pick_f
         if mode == 1 and aff >= 0 and aff != best:
             f = max(free[aff], r) + cycles[i, aff]
             if f <= lim:
@@ -178,7 +186,7 @@ def earliest_finish_sa(rq: ReadyQueue, priority: np.ndarray, tie_break: str = "i
         raise ValueError(f"priority must have shape ({rq.size},), got {priority.shape}")
     order = np.argsort(-priority, kind="stable").astype(np.int64)
     return _eft(order, np.ascontiguousarray(rq.cycles, np.float64), rq.arrival, rq.pred_done_time,
-                rq.pred_ptr, rq.pred_idx, rq.run_work, rq.sa_free, float(rq.now), TIE_BREAKS.index(tie_break), tol)
+                rq.pred_ptr, rq.pred_idx, rq.run_work, rq.sa_free, float(rq.now), _MODE[tie_break], tol)
 
 
 def heuristic_sa(rq: ReadyQueue, priority: np.ndarray, tie_break: str = "index", tie_tolerance: float = 0.0

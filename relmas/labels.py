@@ -22,8 +22,9 @@ to reuse and easy to parallelise:
   or as one of ``magma-multiseed``'s seeders) without ``isolated_latency``
   estimates a job's isolated latency when it first sees the job, which for a
   labelled queue is from the layers still queued, not the whole job, so its
-  tokens grow faster than in a live run. Pass ``isolated_latency`` in the
-  expert's settings where that matters.
+  tokens grow faster than in a live run. A ``prema-h`` expert takes
+  ``isolated_latency`` in its settings (``imitate_args``) where that matters;
+  ``magma-multiseed``'s seeders have no such setting.
 
 The pool uses the ``fork`` start method and reads its task context (scenario,
 expert) from a module global set before the pool is made, so the scenario's
@@ -115,6 +116,7 @@ def episode_key(scen: Any, spec: Any, expert: str, expert_args: dict[str, Any], 
         "episode_jobs": None if episode_jobs is None else int(episode_jobs),
         "expert": str(expert),
         "expert_args": dict(expert_args or {}),
+        "expert_fingerprint": _expert_fingerprint(expert, expert_args),
         "encoder": spec.to_dict(),
         "decision_cost": None if decision_cost is None else [
             float(decision_cost.fixed_cycles), float(decision_cost.fixed_energy_pj),
@@ -123,6 +125,13 @@ def episode_key(scen: Any, spec: Any, expert: str, expert_args: dict[str, Any], 
     }
     text = json.dumps(_jsonable(doc), sort_keys=True, separators=(",", ":"), allow_nan=True)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _expert_fingerprint(expert: str, expert_args: dict[str, Any] | None) -> Any:
+    """The expert's :meth:`relmas.scheduler.Scheduler.label_fingerprint` (built once, cheaply, to ask)."""
+    from .scheduler import get_scheduler
+
+    return get_scheduler(expert, **dict(expert_args or {})).label_fingerprint()
 
 
 # --------------------------------------------------------------------------- #

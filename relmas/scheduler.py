@@ -446,6 +446,14 @@ class Scheduler:
         """
         raise NotImplementedError
 
+    def label_fingerprint(self) -> Any:
+        """What, beyond its registered name and arguments, fixes this scheduler's decisions, or None.
+
+        A JSON-able value (e.g. a built-in list of sub-schedulers). It is part of the cache key of expert
+        labels (:func:`relmas.labels.episode_key`), so labels of an earlier version are never reused.
+        """
+        return None
+
     def decision_overhead(self, rq: ReadyQueue) -> tuple[int, float, float] | None:
         """Cost of computing this decision on the MAS itself, or None if it is free.
 

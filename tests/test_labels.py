@@ -66,6 +66,20 @@ def test_the_key_covers_the_expert_and_the_scenario():
     assert base != key(*MAGMA, reward=RewardConfig(delta=0.5))
 
 
+def test_the_key_covers_what_an_expert_fixes_beyond_its_arguments(monkeypatch):
+    """magma-multiseed's seeding heuristics are not among its arguments: changing them changes the key."""
+    import baselines.magma as M
+
+    scen = scenario(jobs=8)
+    spec = EncoderSpec.from_costs(scen.costs)
+    args = {"generations": 2, "population": 8}
+    key = lambda: L.episode_key(scen, spec, "magma-multiseed", args, None, None, RewardConfig())  # noqa: E731
+    base = key()
+    assert base == key()
+    monkeypatch.setattr(M, "SEED_HEURISTICS", M.SEED_HEURISTICS[:4])
+    assert key() != base
+
+
 def test_the_key_hashes_the_costs_not_the_paths():
     scen = scenario(jobs=8)
     spec = EncoderSpec.from_costs(scen.costs)

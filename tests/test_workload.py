@@ -112,3 +112,19 @@ def test_shipped_presets_valid():
             assert workload_config(cfg, name).jobs > 0
     smoke = load_config("config/config.yaml", "smoke")
     assert list(smoke["workloads"]["heavy"]["mix"]) == ["alexnet"]  # mixes are replaced, not merged
+
+
+@pytest.mark.parametrize("preset", ["default", "smoke", "paper"])
+def test_shipped_presets_build_every_configured_scheduler(preset):
+    """Every `schedulers:` entry and every recipe's expert builds with its preset's arguments (a bad value,
+    e.g. a magma-multiseed population below its six seeders, would otherwise fail only mid-workflow)."""
+    from relmas.scheduler import get_scheduler
+
+    cfg = load_config("config/config.yaml", preset)
+    assert cfg["schedulers"]
+    for name, kw in cfg["schedulers"].items():
+        assert get_scheduler(name, **(kw or {})).name == name
+    experts = [r for r in (cfg["train"].get("recipes") or {}).values() if r.get("imitate")]
+    assert experts
+    for r in experts:
+        get_scheduler(r["imitate"], **(r.get("imitate_args") or {}))
