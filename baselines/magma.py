@@ -204,6 +204,11 @@ class Magma(Scheduler):
         self.last: MagmaResult | None = None
         self.reset(seed)
 
+    def label_fingerprint(self) -> Any:
+        """With ``init="heuristics"``, the seeding heuristics (class names and arguments), which are not
+        among the arguments; else None."""
+        return [[cls.__name__, dict(kw)] for cls, kw in SEED_HEURISTICS] if self.init == "heuristics" else None
+
     def reset(self, seed: int | None = None) -> None:
         """Reseed the GA's random stream (numpy PCG64) and reset the seeding heuristics.
 
@@ -274,10 +279,6 @@ class MagmaMultiSeed(Magma):
         """Same arguments as :class:`Magma`; ``init`` defaults to ``"heuristics"``."""
         kwargs.setdefault("init", "heuristics")
         super().__init__(**kwargs)
-
-    def label_fingerprint(self) -> Any:
-        """The seeding heuristics (class names and arguments), which are not among the arguments."""
-        return [[cls.__name__, dict(kw)] for cls, kw in SEED_HEURISTICS] if self.init == "heuristics" else None
 
 
 class MagmaSeeded(Magma):

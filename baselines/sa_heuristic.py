@@ -54,10 +54,10 @@ from numba import njit
 from relmas.scheduler import ReadyQueue
 
 
-TIE_BREAKS = ("index", "affinity", "fit")
-"""Tie-break rules of :func:`earliest_finish_sa` (module docstring)."""
+_MODE = {"index": 0, "affinity": 1, "fit": 2}  # each tie-break rule's mode number in the kernel
 
-_MODE = {"index": 0, "affinity": 1, "fit": 2}  # the kernel's mode numbers
+TIE_BREAKS = tuple(_MODE)
+"""Tie-break rules of :func:`earliest_finish_sa` (module docstring)."""
 
 
 def check_tie_break(tie_break: str, tie_tolerance: float) -> tuple[str, float]:
