@@ -109,6 +109,10 @@ class TrainConfig:
         bc_start_weight: extra weight, in the BC loss, of the SJs that the expert's decision starts
             within the period (weight 1 + this; the others weigh 1). Only those SJs' SAs and order act
             now; the rest of the queue is decided again at the next invocation (0: all SJs alike).
+        bc_sa_tolerance: None (default): the SA target of BC is the expert's SA. A number: for the SJs
+            the expert starts in the period, every SA to which moving the SJ loses no queue job and at
+            most this much of MAGMA's fitness is accepted, and the SA loss is -log of the probability
+            of the accepted set (:func:`relmas.labels.accepted_sas`; not in the paper).
         seq_cover_starts: with ``max_seq``, a labelled state is kept up to the last SJ the expert starts
             in the period when that lies past ``max_seq`` (False: always cut at ``max_seq``).
         critic_warmup_updates: critic-only updates on the imitation data before the first actor update.
@@ -157,6 +161,7 @@ class TrainConfig:
     prio_temperature: float = 0.1
     bc_start_weight: float = 0.0
     seq_cover_starts: bool = False
+    bc_sa_tolerance: float | None = None
     critic_warmup_updates: int = 0
     val_seeds: int = 2
     val_jobs: int | None = None
@@ -189,6 +194,9 @@ class TrainConfig:
                 raise ValueError(f"{f.name} must be true or false, got {getattr(self, f.name)!r}")
         if self.bc_start_weight < 0:
             raise ValueError("bc_start_weight must be >= 0")
+        if self.bc_sa_tolerance is not None and (isinstance(self.bc_sa_tolerance, bool) or not isinstance(
+                self.bc_sa_tolerance, (int, float)) or not self.bc_sa_tolerance >= 0):
+            raise ValueError(f"bc_sa_tolerance must be null or a number >= 0, got {self.bc_sa_tolerance!r}")
         if self.expert_episodes < 0 or self.label_workers < 0:
             raise ValueError("expert_episodes and label_workers must be >= 0")
         for name in ("batch_size", "buffer_size", "val_seeds", "val_every"):
@@ -242,6 +250,7 @@ class Transition:
     prio: np.ndarray | None = None
     sa: np.ndarray | None = None
     starts: np.ndarray | None = None  # bool [R]: the SJs the expert's decision starts within the period
+    sa_ok: np.ndarray | None = None  # int64 [R] bitmasks of accepted SAs (labels.accepted_sas); None: the expert's
 
 
 class ReplayBuffer:
@@ -300,6 +309,9 @@ class ReplayBuffer:
             "prio": cat([t.prio for t in it if t.sa is not None], (0,), np.float32),
             "sa": cat([t.sa for t in it if t.sa is not None], (0,), np.int64),
             "starts": cat([_starts_of(t) for t in it if t.sa is not None], (0,), np.int64),
+            # 0 = none (a real bitmask always holds the expert's SA)
+            "sa_ok": cat([np.zeros(t.sa.shape[0], np.int64) if t.sa_ok is None else t.sa_ok
+                          for t in it if t.sa is not None], (0,), np.int64),
         }
 
     def load_state_dict(self, d: dict[str, Any]) -> None:
@@ -313,21 +325,23 @@ class ReplayBuffer:
         prio, sa = d["prio"].numpy(), d["sa"].numpy()
         # a buffer written before labels had ``starts``: unknown (-1) throughout
         starts = d["starts"].numpy() if "starts" in d else np.full(prio.shape[0], -1, np.int64)
-        if starts.shape != prio.shape or sa.shape != prio.shape:
-            raise ValueError("replay buffer labels (prio, sa, starts) differ in length")
+        ok = d["sa_ok"].numpy() if "sa_ok" in d else np.zeros(prio.shape[0], np.int64)
+        if starts.shape != prio.shape or sa.shape != prio.shape or ok.shape != prio.shape:
+            raise ValueError("replay buffer labels (prio, sa, starts, sa_ok) differ in length")
         r, done, lab = d["r"].numpy(), d["done"].numpy(), d["labelled"].numpy()
         if ox[-1] != x.shape[0] or ox2[-1] != x2.shape[0] or oa[-1] != a.shape[0]:
             raise ValueError("replay buffer lengths do not match its arrays")
         items, k = [], 0
         for i in range(lx.shape[0]):
-            p = s = b = None
+            p = s = b = o = None
             if lab[i]:
                 n = int(lx[i] - 1)
                 p, s = prio[k:k + n].copy(), sa[k:k + n].copy()
                 b = starts[k:k + n] > 0 if n == 0 or starts[k] >= 0 else None
+                o = ok[k:k + n].copy() if n and ok[k] > 0 else None
                 k += n
             items.append(Transition(x[ox[i]:ox[i + 1]].copy(), a[oa[i]:oa[i + 1]].copy(), float(r[i]),
-                                    x2[ox2[i]:ox2[i + 1]].copy(), bool(done[i]), p, s, b))
+                                    x2[ox2[i]:ox2[i + 1]].copy(), bool(done[i]), p, s, b, o))
         self.capacity, self.pos, self.items = int(d["capacity"]), int(d["pos"]), items
         self._has = np.zeros(self.capacity, dtype=bool)
         self._has[:len(items)] = [t.sa is not None for t in items]
@@ -373,7 +387,8 @@ def expert_action(prio_target: np.ndarray, sa: np.ndarray, num_sas: int) -> np.n
 
 def bc_loss(out: torch.Tensor, prio: torch.Tensor, sa: torch.Tensor, mask: torch.Tensor,
             prio_temperature: float, sa_temperature: float,
-            weight: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+            weight: torch.Tensor | None = None,
+            sa_ok: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
     """Behaviour-cloning loss of actor outputs against expert labels.
 
     Args:
@@ -383,6 +398,9 @@ def bc_loss(out: torch.Tensor, prio: torch.Tensor, sa: torch.Tensor, mask: torch
         mask: bool [B, T] valid steps.
         weight: float [B, T] weight of each SJ (None: all 1). A pair of SJs in the
             ranking loss weighs the larger of its two weights.
+        sa_ok: bool [B, T, M] accepted SAs per SJ (holding the expert's), or None: the
+            SA part is then -log of the probability of the accepted set instead of the
+            expert's SA alone (``bc_sa_tolerance``).
 
     The SA part is the (weighted) cross-entropy of softmax(u / sa_temperature) with
     the expert's SA; the priority part is a pairwise (RankNet) logistic loss over
@@ -394,7 +412,12 @@ def bc_loss(out: torch.Tensor, prio: torch.Tensor, sa: torch.Tensor, mask: torch
     logits = out[..., 1:] / sa_temperature
     w = torch.ones_like(prio) if weight is None else weight
     wm = w[mask]
-    ce = (F.cross_entropy(logits[mask], sa[mask], reduction="none") * wm).sum() / wm.sum().clamp(min=1e-9)
+    if sa_ok is None:
+        nll = F.cross_entropy(logits[mask], sa[mask], reduction="none")
+    else:
+        lm = logits[mask]
+        nll = torch.logsumexp(lm, -1) - torch.logsumexp(lm.masked_fill(~sa_ok[mask], float("-inf")), -1)
+    ce = (nll * wm).sum() / wm.sum().clamp(min=1e-9)
     p = out[..., 0]
     diff = (p[:, :, None] - p[:, None, :]) / prio_temperature
     want = (prio[:, :, None] > prio[:, None, :]) & mask[:, :, None] & mask[:, None, :]
@@ -404,6 +427,9 @@ def bc_loss(out: torch.Tensor, prio: torch.Tensor, sa: torch.Tensor, mask: torch
         hit = (logits.argmax(-1) == sa)
         acc = hit[mask].float().mean().item()
         info = {"bc_sa_ce": ce.item(), "bc_rank": rank.item(), "bc_sa_acc": acc}
+        if sa_ok is not None:  # the argmax among the accepted SAs
+            pick = logits.argmax(-1, keepdim=True)
+            info["bc_sa_ok_acc"] = sa_ok.gather(-1, pick)[..., 0][mask].float().mean().item()
         if weight is not None:
             focus = mask & (weight > 1.0)
             if focus.any():
@@ -444,8 +470,20 @@ class Batch:
             for i, t in enumerate(items):
                 if t.starts is not None:
                     self.starts[i, :t.starts.shape[0]] = torch.from_numpy(np.asarray(t.starts, dtype=bool))
+            self.sa_ok = None
+            if any(t.sa_ok is not None for t in items):
+                M = G - 1
+                ok = np.zeros((B, max(T - 1, 0), M), dtype=bool)
+                bits = np.int64(1) << np.arange(M, dtype=np.int64)
+                for i, t in enumerate(items):
+                    n = t.sa.shape[0]
+                    if t.sa_ok is not None:
+                        ok[i, :n] = (np.asarray(t.sa_ok, np.int64)[:, None] & bits[None]) != 0
+                    else:
+                        ok[i, np.arange(n), t.sa] = True
+                self.sa_ok = torch.from_numpy(ok)
         else:
-            self.prio = self.sa = self.starts = None
+            self.prio = self.sa = self.starts = self.sa_ok = None
 
     def sj_weights(self, start_weight: float) -> torch.Tensor | None:
         """Per-SJ weights of the BC loss: 1 + ``start_weight`` on the SJs the expert starts in the period."""
@@ -479,7 +517,7 @@ class Learner:
         """One behaviour-cloning step of the actor on expert labels."""
         out = self.actor(b.x, b.lx)[:, 1:]
         loss, info = bc_loss(out, b.prio, b.sa, b.mask, self.cfg.prio_temperature, self.cfg.sa_temperature,
-                             b.sj_weights(self.cfg.bc_start_weight))
+                             b.sj_weights(self.cfg.bc_start_weight), b.sa_ok)
         self._step(self.bc_opt, loss, self.actor.parameters())
         soft_update(self.actor_t, self.actor, 1.0)
         info["bc_loss"] = loss.item()
@@ -514,7 +552,7 @@ class Learner:
                 lam = 1.0 / q.abs().mean().detach().clamp(min=1e-6)
                 lout = out[:, 1:] if lb is b else self.actor(lb.x, lb.lx)[:, 1:]
                 bc, binfo = bc_loss(lout, lb.prio, lb.sa, lb.mask, cfg.prio_temperature, cfg.sa_temperature,
-                                    lb.sj_weights(cfg.bc_start_weight))
+                                    lb.sj_weights(cfg.bc_start_weight), lb.sa_ok)
                 loss = -lam * q.mean() + cfg.bc_weight * bc
                 info.update(binfo)
                 info["bc_loss"] = bc.item()
@@ -924,7 +962,7 @@ def train(cfg: TrainConfig, scen: Scenario, out_dir: str | Path, seed: int = 0, 
                 k = max(k, int(np.flatnonzero(tr.starts)[-1]) + 1)
             cut = lambda v: None if v is None else v[:k]  # noqa: E731
             tr = Transition(tr.x[:k + 1], tr.a[:k], tr.r, tr.x2[:k + 1], tr.done, cut(tr.prio), cut(tr.sa),
-                            cut(tr.starts))
+                            cut(tr.starts), cut(tr.sa_ok))
         buf.add(tr)
         st["env_steps"] += 1
         updates_after_step(stats)
@@ -938,7 +976,7 @@ def train(cfg: TrainConfig, scen: Scenario, out_dir: str | Path, seed: int = 0, 
 
         res = expert_episodes(scen, spec, str(cfg.imitate), cfg.imitate_args, seeds, episode_jobs=cfg.episode_jobs,
                               decision_cost=decision_cost, reward=cfg.reward, workers=n_workers,
-                              cache_dir=label_cache)
+                              cache_dir=label_cache, sa_tolerance=cfg.bc_sa_tolerance)
         if progress and len(seeds) > 1:
             print(f"relmas train: {len(seeds)} expert episodes ({cfg.imitate}): {res.computed} computed, "
                   f"{res.loaded} from the cache" + (f" {label_cache}" if label_cache is not None else ""),
@@ -1010,9 +1048,10 @@ def train(cfg: TrainConfig, scen: Scenario, out_dir: str | Path, seed: int = 0, 
                 if dagger_round and pending:
                     from .labels import label_queues
 
-                    labels = label_queues(visited, spec, str(cfg.imitate), cfg.imitate_args, wl_seed, n_workers)
-                    for j, (tr, (p, s, b)) in enumerate(zip(pending, labels)):
-                        tr.prio, tr.sa, tr.starts = p, s, b
+                    labels = label_queues(visited, spec, str(cfg.imitate), cfg.imitate_args, wl_seed, n_workers,
+                                          cfg.bc_sa_tolerance)
+                    for j, (tr, (p, s, b, o)) in enumerate(zip(pending, labels)):
+                        tr.prio, tr.sa, tr.starts, tr.sa_ok = p, s, b, o
                         ep_reward += tr.r
                         if add(tr, stats):
                             complete = j == len(pending) - 1

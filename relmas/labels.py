@@ -95,7 +95,7 @@ def _jsonable(x: Any) -> Any:
 
 
 def episode_key(scen: Any, spec: Any, expert: str, expert_args: dict[str, Any], episode_jobs: int | None,
-                decision_cost: Any, reward: Any) -> str:
+                decision_cost: Any, reward: Any, sa_tolerance: float | None = None) -> str:
     """The cache key of expert-driven episodes: sha256 of a canonical JSON of what determines them.
 
     Args:
@@ -106,6 +106,8 @@ def episode_key(scen: Any, spec: Any, expert: str, expert_args: dict[str, Any], 
         episode_jobs: jobs per episode (None: the workload set's).
         decision_cost: :class:`relmas.policy.DecisionCost` charged at every decision, or None.
         reward: :class:`relmas.reward.RewardConfig`.
+        sa_tolerance: the tolerance of the accepted-SA labels (:func:`accepted_sas`), or None when
+            the episodes carry none (the key then is what it was before the setting existed).
     """
     meta = dict(scen.meta)
     doc = {
@@ -123,6 +125,8 @@ def episode_key(scen: Any, spec: Any, expert: str, expert_args: dict[str, Any], 
             float(decision_cost.step_cycles), float(decision_cost.step_energy_pj)],
         "reward": reward.to_dict() if hasattr(reward, "to_dict") else reward,
     }
+    if sa_tolerance is not None:
+        doc["sa_tolerance"] = float(sa_tolerance)
     text = json.dumps(_jsonable(doc), sort_keys=True, separators=(",", ":"), allow_nan=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -132,6 +136,53 @@ def _expert_fingerprint(expert: str, expert_args: dict[str, Any] | None) -> Any:
     from .scheduler import get_scheduler
 
     return get_scheduler(expert, **dict(expert_args or {})).label_fingerprint()
+
+
+# --------------------------------------------------------------------------- #
+# Accepted SAs: the SA choices of a started SJ that cost the expert's decision (almost) nothing
+
+
+def accepted_sas(rq: Any, priority: np.ndarray, sa: np.ndarray, started: np.ndarray, tolerance: float) -> np.ndarray:
+    """Per SJ, the SAs accepted as its behaviour-cloning target, as a bitmask (bit m: SA m).
+
+    For each SJ that the expert's decision starts within the period, the decision is simulated out
+    once per other SA with only that SJ moved there (MAGMA's fitness, :func:`baselines.magma.magma_fitness`:
+    queue jobs meeting their deadline + 0.4 x mean clipped slack). An SA is accepted when the move
+    loses no queue job and lowers the fitness by at most ``tolerance``. The expert's own SA is always
+    accepted; an SJ not started keeps only it (its SA acts only after the next decision, which decides
+    it again).
+
+    Why: the expert's SA is one of several equally good choices for many started SJs (another idle SA
+    of the same class, or a busy one that frees in time); cross-entropy against the one the expert
+    happened to pick spends the student's capacity on arbitrary choices. Measured with
+    ``scripts/probes/sa_regret.py`` (docs/relmas.md).
+
+    Args:
+        rq: the :class:`relmas.scheduler.ReadyQueue` decided.
+        priority, sa: the expert's decision (queue order).
+        started: bool [R], the SJs the decision starts within the period (queue order).
+        tolerance: largest accepted fitness loss (>= 0).
+
+    Returns:
+        int64 [R] bitmasks, queue order.
+    """
+    from baselines.magma import magma_fitness
+
+    sa = np.asarray(sa, dtype=np.int64)
+    ok = np.left_shift(np.int64(1), sa)
+    idx = np.flatnonzero(np.asarray(started, dtype=bool))
+    M = rq.num_sas
+    if idx.size == 0 or M < 2:
+        return ok
+    cand = np.repeat(sa[None], 1 + idx.size * M, axis=0)
+    for k, i in enumerate(idx):
+        cand[1 + k * M:1 + (k + 1) * M, i] = np.arange(M)
+    prio = np.repeat(np.asarray(priority, dtype=np.float64)[None], cand.shape[0], axis=0)
+    fit, hits = magma_fitness(rq, prio, cand)
+    good = (hits[1:] >= hits[0]) & (fit[1:] >= fit[0] - float(tolerance))
+    good = good.reshape(idx.size, M)
+    ok[idx] |= (good.astype(np.int64) << np.arange(M, dtype=np.int64)[None]).sum(axis=1)
+    return ok
 
 
 # --------------------------------------------------------------------------- #
@@ -152,7 +203,8 @@ def _run_episode(seed: int) -> dict[str, np.ndarray]:
     sim = Simulator(scen.costs, scen.period)
     sim.reset(scen.make_workload(int(seed), c["episode_jobs"]))
     expert.reset(int(seed))
-    xs, x2s, acts, rs, dones, prios, sas, starts = [], [], [], [], [], [], [], []
+    tol = c.get("sa_tolerance")
+    xs, x2s, acts, rs, dones, prios, sas, starts, oks = [], [], [], [], [], [], [], [], []
     rq = sim.observe()
     while rq is not None:
         if decision_cost is not None and rq.size:
@@ -166,10 +218,12 @@ def _run_episode(seed: int) -> dict[str, np.ndarray]:
         x2, _ = encode(info.residual_rq, spec)
         xs.append(x), x2s.append(x2), acts.append(a), rs.append(r), dones.append(bool(info.done))
         prios.append(pt), sas.append(st), starts.append(~np.isnan(info.start[order]))
+        if tol is not None:
+            oks.append(accepted_sas(rq, prio, sa, ~np.isnan(info.start), tol)[order])
         rq = sim.observe()
     F_, G = spec.num_features, spec.num_outputs
     cat = lambda arrs, shape, dt: np.concatenate(arrs).astype(dt) if arrs else np.zeros(shape, dt)  # noqa: E731
-    return {
+    d = {
         "len_x": np.array([x.shape[0] for x in xs], np.int64),
         "len_x2": np.array([x.shape[0] for x in x2s], np.int64),
         "x": cat(xs, (0, F_), np.float32), "x2": cat(x2s, (0, F_), np.float32),
@@ -177,6 +231,9 @@ def _run_episode(seed: int) -> dict[str, np.ndarray]:
         "prio": cat(prios, (0,), np.float32), "sa": cat(sas, (0,), np.int64),
         "starts": cat(starts, (0,), np.bool_), "sla": np.array(sim.result().sla_rate, np.float64),
     }
+    if tol is not None:
+        d["sa_ok"] = cat(oks, (0,), np.int64)
+    return d
 
 
 def _unpack(d: dict[str, np.ndarray], F_: int, G: int) -> list[Any]:
@@ -191,23 +248,25 @@ def _unpack(d: dict[str, np.ndarray], F_: int, G: int) -> list[Any]:
     ox2 = np.concatenate([[0], np.cumsum(lx2)])
     oa = np.concatenate([[0], np.cumsum(lx - 1)])
     x, x2, a, prio, sa, starts = d["x"], d["x2"], d["a"], d["prio"], d["sa"], d["starts"]
+    ok = d.get("sa_ok")
     if (x.shape != (ox[-1], F_) or x2.shape != (ox2[-1], F_) or a.shape != (oa[-1], G)
             or prio.shape != (oa[-1],) or sa.shape != (oa[-1],) or starts.shape != (oa[-1],)
-            or d["sla"].shape != ()):
+            or d["sla"].shape != () or (ok is not None and ok.shape != (oa[-1],))):
         raise ValueError("episode arrays have the wrong shapes")
     return [Transition(x[ox[i]:ox[i + 1]].copy(), a[oa[i]:oa[i + 1]].copy(), float(d["r"][i]),
                        x2[ox2[i]:ox2[i + 1]].copy(), bool(d["done"][i]), prio[oa[i]:oa[i + 1]].copy(),
-                       sa[oa[i]:oa[i + 1]].copy(), starts[oa[i]:oa[i + 1]].astype(bool)) for i in range(n)]
+                       sa[oa[i]:oa[i + 1]].copy(), starts[oa[i]:oa[i + 1]].astype(bool),
+                       None if ok is None else ok[oa[i]:oa[i + 1]].astype(np.int64)) for i in range(n)]
 
 
 _FIELDS = ("len_x", "len_x2", "x", "x2", "a", "r", "done", "prio", "sa", "starts", "sla")
 
 
-def _load(path: Path, F_: int, G: int) -> tuple[list[Any], float] | None:
+def _load(path: Path, F_: int, G: int, with_ok: bool = False) -> tuple[list[Any], float] | None:
     """The cached episode at ``path``; None when missing, unreadable or malformed."""
     try:
         with np.load(path, allow_pickle=False) as z:
-            d = {k: z[k] for k in _FIELDS}
+            d = {k: z[k] for k in _FIELDS + (("sa_ok",) if with_ok else ())}
         return _unpack(d, F_, G), float(d["sla"])
     except Exception:  # noqa: BLE001 - any unreadable or malformed file is recomputed
         return None
@@ -241,7 +300,7 @@ def _map(fn: Any, items: Sequence[Any], workers: int, ctx: dict[str, Any]) -> li
 
 def expert_episodes(scen: Any, spec: Any, expert: str, expert_args: dict[str, Any], seeds: Iterable[int], *,
                     episode_jobs: int | None, decision_cost: Any, reward: Any, workers: int = 1,
-                    cache_dir: str | Path | None = None) -> ExpertEpisodes:
+                    cache_dir: str | Path | None = None, sa_tolerance: float | None = None) -> ExpertEpisodes:
     """Expert-driven episodes of the imitation phase, one per workload seed, from the cache or computed.
 
     Each step is exactly what the training loop's expert-driven episodes did: the policy's decision
@@ -262,17 +321,19 @@ def expert_episodes(scen: Any, spec: Any, expert: str, expert_args: dict[str, An
         workers: processes computing missing episodes (1: in this process, no pool).
         cache_dir: cache root (None: no cache); episodes go to ``<cache_dir>/<key>/<seed>.npz``.
             An unreadable or malformed file is recomputed and overwritten.
+        sa_tolerance: when set, the transitions also carry ``sa_ok``, the accepted SAs of
+            :func:`accepted_sas` with this tolerance.
     """
     from .policy import RelmasScheduler
 
     seeds = [int(s) for s in seeds]
-    key = episode_key(scen, spec, expert, expert_args, episode_jobs, decision_cost, reward)
+    key = episode_key(scen, spec, expert, expert_args, episode_jobs, decision_cost, reward, sa_tolerance)
     F_, G = spec.num_features, spec.num_outputs
     folder = None if cache_dir is None else Path(cache_dir) / key
     got: dict[int, tuple[list[Any], float]] = {}
     if folder is not None:
         for s in dict.fromkeys(seeds):
-            hit = _load(folder / f"{s}.npz", F_, G)
+            hit = _load(folder / f"{s}.npz", F_, G, sa_tolerance is not None)
             if hit is not None:
                 got[s] = hit
     loaded = len(got)
@@ -280,7 +341,7 @@ def expert_episodes(scen: Any, spec: Any, expert: str, expert_args: dict[str, An
     if todo:
         ctx = {"scen": scen, "spec": spec, "expert": expert, "expert_args": dict(expert_args or {}),
                "episode_jobs": episode_jobs, "decision_cost": decision_cost, "reward": reward,
-               "ov_sa": RelmasScheduler.policy_sa(scen.costs) if decision_cost is not None else None}
+               "sa_tolerance": sa_tolerance, "ov_sa": RelmasScheduler.policy_sa(scen.costs) if decision_cost is not None else None}
         for s, d in zip(todo, _map(_run_episode, todo, workers, ctx)):
             if folder is not None:
                 _save(folder / f"{s}.npz", d)
@@ -298,7 +359,7 @@ def label_seed(episode_seed: int, step: int) -> int:
     return int(rng.integers(0, 2**31 - 1))
 
 
-def _label_one(item: tuple[int, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _label_one(item: tuple[int, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     from .ddpg import expert_targets
     from .policy import encode
     from .scheduler import run_queue
@@ -313,7 +374,10 @@ def _label_one(item: tuple[int, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarra
     _, order = encode(rq, c["spec"])
     # the SJs the expert's decision would start in this period (the learner's decision was executed)
     res = run_queue(rq, prio, sa, horizon=float(rq.now) + float(rq.period), stop_at_horizon=True)
-    return (*expert_targets(prio, sa, order), ~np.isnan(res.start[:rq.size][order]))
+    started = ~np.isnan(res.start[:rq.size])
+    tol = c.get("sa_tolerance")
+    ok = None if tol is None else accepted_sas(rq, prio, sa, started, tol)[order]
+    return (*expert_targets(prio, sa, order), started[order], ok)
 
 
 def _make_expert(c: dict[str, Any]) -> Any:
@@ -323,7 +387,8 @@ def _make_expert(c: dict[str, Any]) -> Any:
 
 
 def label_queues(queues: Sequence[Any], spec: Any, expert: str, expert_args: dict[str, Any], episode_seed: int,
-                 workers: int = 1) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+                 workers: int = 1, sa_tolerance: float | None = None
+                 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]]:
     """Expert labels of ready queues visited by the learner, in encoding order.
 
     Queue ``i`` is labelled by the expert reset with ``label_seed(episode_seed, i)``, so the result
@@ -336,12 +401,14 @@ def label_queues(queues: Sequence[Any], spec: Any, expert: str, expert_args: dic
         expert, expert_args: expert scheduler name and arguments.
         episode_seed: the episode's workload seed.
         workers: processes (1: in this process, no pool).
+        sa_tolerance: tolerance of the accepted SAs (:func:`accepted_sas`); None: none computed.
 
     Returns:
         Per queue, in encoding order: the priority targets in [-1, 1] and SA indices of
-        :func:`relmas.ddpg.expert_targets`, and bool ``starts``: the SJs the expert's decision
-        starts within the queue's period (:func:`relmas.scheduler.run_queue` to ``now + period``).
+        :func:`relmas.ddpg.expert_targets`, bool ``starts``: the SJs the expert's decision
+        starts within the queue's period (:func:`relmas.scheduler.run_queue` to ``now + period``),
+        and the accepted-SA bitmasks (None without ``sa_tolerance``).
     """
     items = [(label_seed(episode_seed, i), q) for i, q in enumerate(queues)]
-    ctx = {"spec": spec, "expert": expert, "expert_args": dict(expert_args or {})}
+    ctx = {"spec": spec, "expert": expert, "expert_args": dict(expert_args or {}), "sa_tolerance": sa_tolerance}
     return _map(_label_one, items, workers, ctx)

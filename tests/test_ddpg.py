@@ -17,8 +17,8 @@ from characterize.errors import InputError
 from relmas.checkpoint import load_checkpoint
 from relmas.cli.bench_policy import synthetic_costs, synthetic_workload
 from relmas.cli.train import train_config
-from relmas.ddpg import (SEED_FLOOR, Batch, Learner, ReplayBuffer, Scenario, TrainConfig, Transition, derived_seeds,
-                         expert_action, expert_targets, soft_update, train)
+from relmas.ddpg import (SEED_FLOOR, Batch, Learner, ReplayBuffer, Scenario, TrainConfig, Transition, bc_loss,
+                         derived_seeds, expert_action, expert_targets, soft_update, train)
 from relmas.policy import EncoderSpec, encode, load_policy
 from relmas.scheduler import get_scheduler
 from relmas.sim.simulator import Simulator
@@ -184,6 +184,70 @@ def test_bc_loss_weights_move_its_focus_not_its_scale():
              if (i == 2 or j == 2) and prio[0, i] > prio[0, j]]
     torch.testing.assert_close(focused, ce + torch.stack(pairs).mean(), rtol=1e-4, atol=1e-4)
     assert "bc_sa_acc_starts" in info and "bc_sa_acc_starts" not in bc_loss(out, prio, sa, mask, 0.1, 0.1)[1]
+
+
+def test_bc_loss_on_accepted_sas():
+    torch.manual_seed(0)
+    out = torch.randn(2, 5, 5)
+    prio, sa = torch.randn(2, 5), torch.randint(0, 4, (2, 5))
+    mask = torch.ones(2, 5, dtype=torch.bool)
+    mask[1, 3:] = False
+    one_hot = torch.nn.functional.one_hot(sa, 4).bool()
+    plain, plain_info = bc_loss(out, prio, sa, mask, 0.1, 0.1)
+    same, _ = bc_loss(out, prio, sa, mask, 0.1, 0.1, sa_ok=one_hot)  # only the expert's SA: plain CE
+    torch.testing.assert_close(same, plain)
+    _, info = bc_loss(out, prio, sa, mask, 0.1, 0.1, sa_ok=torch.ones(2, 5, 4, dtype=torch.bool))
+    assert info["bc_sa_ce"] == pytest.approx(0.0, abs=1e-5) and info["bc_sa_ok_acc"] == 1.0
+    assert info["bc_rank"] == pytest.approx(plain_info["bc_rank"])  # the priority part is untouched
+    two = one_hot.clone()
+    two[..., 0] = True  # a second accepted SA lowers the SA loss where it is not the expert's
+    _, info2 = bc_loss(out, prio, sa, mask, 0.1, 0.1, sa_ok=two)
+    assert info2["bc_sa_ce"] < plain_info["bc_sa_ce"]
+
+
+def test_batch_and_buffer_carry_accepted_sas():
+    rng = np.random.default_rng(1)
+    a, b = _transition(rng, 4), _transition(rng, 3)
+    a.sa_ok = (np.int64(1) << a.sa) | 0b1000
+    batch = Batch([a, b], 12, 5)
+    assert batch.sa_ok.shape == (2, 4, 4)
+    assert batch.sa_ok[0, :, 3].all() and batch.sa_ok[0].sum(-1).tolist() == [1 + (s != 3) for s in a.sa]
+    assert batch.sa_ok[1, :3].sum(-1).tolist() == [1, 1, 1]  # without sa_ok: the expert's SA alone
+    assert Batch([b], 12, 5).sa_ok is None
+    buf = ReplayBuffer(4, 12, 5)
+    buf.add(a), buf.add(b)
+    other = ReplayBuffer(1, 12, 5)
+    other.load_state_dict(buf.state_dict())
+    assert np.array_equal(other.items[0].sa_ok, a.sa_ok) and other.items[1].sa_ok is None
+
+
+def test_bc_sa_tolerance_setting():
+    TrainConfig(bc_sa_tolerance=0.02)
+    for bad in (-0.1, "wide", True):
+        with pytest.raises(ValueError, match="bc_sa_tolerance"):
+            TrainConfig(bc_sa_tolerance=bad)
+
+
+def test_training_with_accepted_sas_stores_them_and_resumes_exactly(tmp_path):
+    cfg = TrainConfig(**{**TINY, "bc_sa_tolerance": 0.0, "expert_episodes": 1, "bc_start_weight": 4.0})
+    full = train(cfg, scenario(jobs=8), tmp_path / "a", seed=2, progress=False)
+    assert full.finished
+    d = load_checkpoint(tmp_path / "a" / "last.pt", formats=("relmas-train",))["buffer"]
+    buf = ReplayBuffer(1, int(d["F"]), int(d["G"]))
+    buf.load_state_dict(d)
+    lab = [t for t in buf.items if t.sa is not None]
+    assert lab and all(t.sa_ok is not None and ((t.sa_ok >> t.sa) & 1).all() for t in lab)
+    cut = train(cfg, scenario(jobs=8), tmp_path / "b", seed=2, progress=False, stop_after_updates=15)
+    assert not cut.finished
+    again = train(cfg, scenario(jobs=8), tmp_path / "b", seed=2, progress=False)
+    assert again.finished
+    import csv
+
+    def rows(d):
+        with open(d / "metrics.csv", newline="") as fh:
+            return [{k: v for k, v in r.items() if k not in ("wall_s", "cpu_s")} for r in csv.DictReader(fh)]
+
+    assert rows(tmp_path / "a") == rows(tmp_path / "b")
 
 
 def test_stored_states_cover_the_sjs_the_expert_starts(tmp_path):

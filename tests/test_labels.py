@@ -179,9 +179,71 @@ def test_label_starts_are_the_sjs_the_simulator_starts_under_the_expert_decision
         started.append(~np.isnan(info.start[encode(rq, spec)[1]]))
     labels = L.label_queues(queues, spec, "fcfs-h", {}, episode_seed=1, workers=1)
     assert sum(int(s.sum()) for s in started) > 0 and any((~s).any() for s in started)
-    for (_, _, starts), want in zip(labels, started):
-        assert np.array_equal(starts, want)
+    for (_, _, starts, ok), want in zip(labels, started):
+        assert np.array_equal(starts, want) and ok is None
     # expert-driven episodes carry the same flags
     ep = L.expert_episodes(scen, spec, "fcfs-h", {}, [5], episode_jobs=None, decision_cost=None,
                            reward=RewardConfig(), workers=1)
     assert [list(t.starts) for t in ep.episodes[0]] == [list(s) for s in started]
+
+
+def _queues_and_decisions(jobs=10, seed=5):
+    scen = scenario(jobs=jobs)
+    sim, expert = Simulator(scen.costs, scen.period), get_scheduler("fcfs-h")
+    sim.reset(scen.make_workload(seed, None))
+    out = []
+    while (rq := sim.observe()) is not None:
+        p, s = expert.schedule(rq)
+        q = copy.deepcopy(rq)
+        info = sim.step(p, s, simulate_out=False)
+        out.append((q, p, s, ~np.isnan(info.start)))
+    return scen, out
+
+
+def test_accepted_sas_are_the_moves_that_lose_no_queue_job():
+    from baselines.magma import magma_fitness
+
+    _, steps = _queues_and_decisions()
+    moved = rejected = 0
+    for rq, p, s, started in steps:
+        ok = L.accepted_sas(rq, p, s, started, tolerance=0.02)
+        assert ok.dtype == np.int64 and ok.shape == (rq.size,)
+        assert ((ok >> s) & 1).all()  # the expert's SA is always accepted
+        assert (ok[~started] == (1 << s[~started])).all()  # an SJ not started keeps only it
+        f0, h0 = (v[0] for v in magma_fitness(rq, np.asarray(p, float)[None], s[None]))
+        for i in np.flatnonzero(started):
+            for m in range(rq.num_sas):
+                if m == s[i]:
+                    continue
+                s2 = s.copy()
+                s2[i] = m
+                f, h = (v[0] for v in magma_fitness(rq, np.asarray(p, float)[None], s2[None]))
+                assert bool((ok[i] >> m) & 1) == (h >= h0 and f >= f0 - 0.02), (i, m)
+                moved += 1
+                rejected += not (ok[i] >> m) & 1
+    assert moved > 0 and 0 < rejected < moved  # the test must see both kinds
+
+
+def test_accepted_sas_travel_with_labels_and_the_cache_key(tmp_path):
+    scen, steps = _queues_and_decisions(jobs=8)
+    spec = EncoderSpec.from_costs(scen.costs)
+    queues = [q for q, *_ in steps]
+    plain = L.label_queues(queues, spec, *MAGMA, episode_seed=3, workers=1)
+    with_ok = L.label_queues(queues, spec, *MAGMA, episode_seed=3, workers=2, sa_tolerance=0.0)
+    for (p, s, b, o), (p2, s2, b2, o2) in zip(plain, with_ok):
+        assert o is None and np.array_equal(p, p2) and np.array_equal(s, s2) and np.array_equal(b, b2)
+        assert o2.shape == s.shape and ((o2 >> s) & 1).all() and (o2[~b] == (1 << s[~b])).all()
+    key = lambda tol: L.episode_key(scen, spec, "edf-h", {}, None, None, RewardConfig(), tol)  # noqa: E731
+    assert key(None) == L.episode_key(scen, spec, "edf-h", {}, None, None, RewardConfig())
+    assert len({key(None), key(0.0), key(0.02)}) == 3
+    a = L.expert_episodes(scen, spec, "edf-h", {}, [5], episode_jobs=None, decision_cost=None,
+                          reward=RewardConfig(), workers=1, cache_dir=tmp_path, sa_tolerance=0.02)
+    b = L.expert_episodes(scen, spec, "edf-h", {}, [5], episode_jobs=None, decision_cost=None,
+                          reward=RewardConfig(), workers=1, cache_dir=tmp_path, sa_tolerance=0.02)
+    assert (a.computed, b.loaded) == (1, 1)
+    for ta, tb in zip(a.episodes[0], b.episodes[0]):
+        assert np.array_equal(ta.sa_ok, tb.sa_ok) and ((ta.sa_ok >> ta.sa) & 1).all()
+    assert any((t.sa_ok != (1 << t.sa)).any() for t in a.episodes[0])  # some started SJ has a choice
+    c = L.expert_episodes(scen, spec, "edf-h", {}, [5], episode_jobs=None, decision_cost=None,
+                          reward=RewardConfig(), workers=1, cache_dir=tmp_path)
+    assert c.computed == 1 and all(t.sa_ok is None for t in c.episodes[0])
