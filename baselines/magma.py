@@ -66,7 +66,7 @@ Deterministic given the seed passed to :meth:`Magma.reset` (numpy PCG64).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Sequence
 
 import numpy as np
 
@@ -221,24 +221,41 @@ class Magma(Scheduler):
         for h in getattr(self, "_seeders", []):
             h.reset(seed)
 
-    def _initial(self, rq: ReadyQueue) -> tuple[np.ndarray, np.ndarray]:
+    def _initial(self, rq: ReadyQueue, extra: Sequence[tuple[np.ndarray, np.ndarray]] = ()
+                 ) -> tuple[np.ndarray, np.ndarray]:
         sa, order = ga_ops.random_population(self._rng, self.population, rq.size, rq.num_sas)
+        k = 0
         if self.init == "edf":
             prio, esa = self._edf.schedule(rq)
             sa[0] = esa
             order[0] = priority_to_order(prio)
-        for k, h in enumerate(self._seeders):
+            k = 1
+        for h in self._seeders:
             prio, hsa = h.schedule(rq)
             sa[k] = hsa
             order[k] = priority_to_order(prio)
+            k += 1
+        if k + len(extra) > self.population:
+            raise ValueError(f"{self.name}: {len(extra)} extra individuals do not fit a population of "
+                             f"{self.population} after {k} seeded ones")
+        for prio, esa in extra:
+            sa[k] = np.asarray(esa, dtype=sa.dtype)
+            order[k] = priority_to_order(prio)
+            k += 1
         return sa, order
 
-    def search(self, rq: ReadyQueue) -> MagmaResult:
-        """Run the GA on one ready queue and return the best decision found."""
+    def search(self, rq: ReadyQueue, extra: Sequence[tuple[np.ndarray, np.ndarray]] = ()) -> MagmaResult:
+        """Run the GA on one ready queue and return the best decision found.
+
+        Args:
+            rq: the ready queue.
+            extra: further decisions ``(priority, sa)`` placed in the initial population after the
+                seeded ones (e.g. a learner's own decision, for expert-iteration labels).
+        """
         rng = self._rng
         M = rq.num_sas
         P = self.population
-        sa, order = self._initial(rq)
+        sa, order = self._initial(rq, extra)
         fit, hits = magma_fitness(rq, -order, sa, self.slack_weight)
         evals = P
         history = np.empty(self.generations + 1)

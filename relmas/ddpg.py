@@ -113,6 +113,9 @@ class TrainConfig:
             the expert starts in the period, every SA to which moving the SJ loses no queue job and at
             most this much of MAGMA's fitness is accepted, and the SA loss is -log of the probability
             of the accepted set (:func:`relmas.labels.accepted_sas`; not in the paper).
+        dagger_seed_learner: in DAgger rounds, the learner's own decision joins the initial population
+            of the (MAGMA) expert's search for each visited queue, so the label is the best decision
+            the search finds from the learner's and the heuristics' (expert iteration; not in the paper).
         seq_cover_starts: with ``max_seq``, a labelled state is kept up to the last SJ the expert starts
             in the period when that lies past ``max_seq`` (False: always cut at ``max_seq``).
         critic_warmup_updates: critic-only updates on the imitation data before the first actor update.
@@ -162,6 +165,7 @@ class TrainConfig:
     bc_start_weight: float = 0.0
     seq_cover_starts: bool = False
     bc_sa_tolerance: float | None = None
+    dagger_seed_learner: bool = False
     critic_warmup_updates: int = 0
     val_seeds: int = 2
     val_jobs: int | None = None
@@ -860,6 +864,9 @@ def train(cfg: TrainConfig, scen: Scenario, out_dir: str | Path, seed: int = 0, 
         expert = get_scheduler(cfg.imitate, **cfg.imitate_args) if cfg.imitate else None
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError("config (train)", "imitate", f"cannot make expert '{cfg.imitate}': {exc}") from None
+    if cfg.dagger_seed_learner and not hasattr(expert, "search"):
+        raise InputError("config (train)", "dagger_seed_learner", f"needs a MAGMA expert (magma, magma-seeded, "
+                         f"magma-multiseed) to search from the learner's decision; imitate is '{cfg.imitate}'")
     val_seeds = derived_seeds(seed, 1, cfg.val_seeds)
     train_seed_rng = np.random.default_rng([int(seed), 0, 0x5E1A5])
     # skip the seeds of the episodes already done, so a resumed run draws the same ones
@@ -1017,6 +1024,7 @@ def train(cfg: TrainConfig, scen: Scenario, out_dir: str | Path, seed: int = 0, 
                 sim.reset(scen.make_workload(wl_seed, cfg.episode_jobs))
                 pending: list[Transition] = []
                 visited: list[Any] = []
+                decisions: list[tuple[np.ndarray, np.ndarray]] = []
                 rq = sim.observe()
                 while rq is not None:
                     if decision_cost is not None and rq.size:
@@ -1030,6 +1038,8 @@ def train(cfg: TrainConfig, scen: Scenario, out_dir: str | Path, seed: int = 0, 
                         a = np.clip(a + rng.normal(0.0, cfg.exploration_noise, size=a.shape), -1.0, 1.0)
                     a = a.astype(np.float32)
                     prio, sa = decode(a, order, rq.size)
+                    if dagger_round and cfg.dagger_seed_learner:
+                        decisions.append((np.array(prio, np.float64), np.array(sa, np.int64)))
                     info = sim.step(prio, sa, simulate_out=True, residual_queue=True)
                     r = step_reward(info, cfg.reward)
                     x2, _ = encode(info.residual_rq, spec)
@@ -1049,7 +1059,7 @@ def train(cfg: TrainConfig, scen: Scenario, out_dir: str | Path, seed: int = 0, 
                     from .labels import label_queues
 
                     labels = label_queues(visited, spec, str(cfg.imitate), cfg.imitate_args, wl_seed, n_workers,
-                                          cfg.bc_sa_tolerance)
+                                          cfg.bc_sa_tolerance, decisions if cfg.dagger_seed_learner else None)
                     for j, (tr, (p, s, b, o)) in enumerate(zip(pending, labels)):
                         tr.prio, tr.sa, tr.starts, tr.sa_ok = p, s, b, o
                         ep_reward += tr.r

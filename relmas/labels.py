@@ -359,18 +359,22 @@ def label_seed(episode_seed: int, step: int) -> int:
     return int(rng.integers(0, 2**31 - 1))
 
 
-def _label_one(item: tuple[int, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+def _label_one(item: tuple[int, Any, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     from .ddpg import expert_targets
     from .policy import encode
     from .scheduler import run_queue
 
-    seed, rq = item
+    seed, rq, learner = item
     c = _CTX
     ex = c.get("_expert")
     if ex is None:
         ex = c["_expert"] = _make_expert(c)
     ex.reset(int(seed))
-    prio, sa = ex.schedule(rq)
+    if learner is None:
+        prio, sa = ex.schedule(rq)
+    else:  # expert iteration: the search starts from the learner's own decision too
+        res = ex.search(rq, extra=[learner])
+        prio, sa = res.priority, res.sa
     _, order = encode(rq, c["spec"])
     # the SJs the expert's decision would start in this period (the learner's decision was executed)
     res = run_queue(rq, prio, sa, horizon=float(rq.now) + float(rq.period), stop_at_horizon=True)
@@ -387,7 +391,8 @@ def _make_expert(c: dict[str, Any]) -> Any:
 
 
 def label_queues(queues: Sequence[Any], spec: Any, expert: str, expert_args: dict[str, Any], episode_seed: int,
-                 workers: int = 1, sa_tolerance: float | None = None
+                 workers: int = 1, sa_tolerance: float | None = None,
+                 learner_decisions: Sequence[tuple[np.ndarray, np.ndarray]] | None = None
                  ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]]:
     """Expert labels of ready queues visited by the learner, in encoding order.
 
@@ -402,6 +407,10 @@ def label_queues(queues: Sequence[Any], spec: Any, expert: str, expert_args: dic
         episode_seed: the episode's workload seed.
         workers: processes (1: in this process, no pool).
         sa_tolerance: tolerance of the accepted SAs (:func:`accepted_sas`); None: none computed.
+        learner_decisions: per queue, the learner's decision ``(priority, sa)`` (queue order), put into
+            the initial population of a MAGMA expert (:meth:`baselines.magma.Magma.search`), so that
+            the label is at least as good, by MAGMA's fitness, as what the learner did (expert
+            iteration); None: the expert's own search.
 
     Returns:
         Per queue, in encoding order: the priority targets in [-1, 1] and SA indices of
@@ -409,6 +418,9 @@ def label_queues(queues: Sequence[Any], spec: Any, expert: str, expert_args: dic
         starts within the queue's period (:func:`relmas.scheduler.run_queue` to ``now + period``),
         and the accepted-SA bitmasks (None without ``sa_tolerance``).
     """
-    items = [(label_seed(episode_seed, i), q) for i, q in enumerate(queues)]
+    if learner_decisions is not None and len(learner_decisions) != len(queues):
+        raise ValueError("learner_decisions must hold one decision per queue")
+    items = [(label_seed(episode_seed, i), q, None if learner_decisions is None else learner_decisions[i])
+             for i, q in enumerate(queues)]
     ctx = {"spec": spec, "expert": expert, "expert_args": dict(expert_args or {}), "sa_tolerance": sa_tolerance}
     return _map(_label_one, items, workers, ctx)

@@ -318,6 +318,29 @@ def test_multiseed_population_opens_with_each_heuristic_and_beats_them_all():
         MagmaMultiSeed(population=5)
 
 
+@pytest.mark.parametrize("cls", [Magma, MagmaSeeded, MagmaMultiSeed])
+def test_extra_individuals_join_the_initial_population_after_the_seeded_ones(cls):
+    rq = synthetic_queue(60, 6, seed=4)
+    rng = np.random.default_rng(0)
+    extra = [(rng.standard_normal(rq.size), rng.integers(0, 6, rq.size)) for _ in range(2)]
+    m = cls(generations=0, population=10, seed=1)
+    base_sa, base_order = m._initial(rq)
+    m.reset(1)
+    sa, order = m._initial(rq, extra)
+    k = {"random": 0, "edf": 1, "heuristics": len(SEED_HEURISTICS)}[m.init]
+    np.testing.assert_array_equal(sa[:k], base_sa[:k])  # the seeded individuals are unchanged
+    for j, (p, s_) in enumerate(extra):
+        np.testing.assert_array_equal(sa[k + j], s_)
+        np.testing.assert_array_equal(np.argsort(order[k + j], kind="stable"), np.argsort(-p, kind="stable"))
+    # the search's answer is at least as good as every extra decision
+    m.reset(1)
+    best = m.search(rq, extra)
+    for p, s_ in extra:
+        assert best.fitness >= magma_fitness(rq, p[None], s_[None])[0][0] - 1e-12
+    with pytest.raises(ValueError, match="do not fit"):
+        cls(generations=0, population=max(2, k + 1), seed=1).search(rq, extra * 2)
+
+
 def test_multiseed_reset_forgets_the_seeders_state():
     """Reset clears PREMA-H's per-job estimates with the GA's stream: the same instance, reset with the
     same seed, decides the same again."""

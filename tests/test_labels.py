@@ -247,3 +247,41 @@ def test_accepted_sas_travel_with_labels_and_the_cache_key(tmp_path):
     c = L.expert_episodes(scen, spec, "edf-h", {}, [5], episode_jobs=None, decision_cost=None,
                           reward=RewardConfig(), workers=1, cache_dir=tmp_path)
     assert c.computed == 1 and all(t.sa_ok is None for t in c.episodes[0])
+
+
+def test_labels_searched_from_the_learners_decision_are_at_least_as_good_as_it():
+    from baselines.magma import magma_fitness
+
+    scen, steps = _queues_and_decisions(jobs=8)
+    spec = EncoderSpec.from_costs(scen.costs)
+    queues = [q for q, *_ in steps]
+    rng = np.random.default_rng(5)
+    learner = [(rng.standard_normal(q.size), rng.integers(0, q.num_sas, q.size)) for q in queues]
+    # the learner's decision in the population: never worse than it by MAGMA's fitness
+    labels = L.label_queues(queues, spec, "magma-seeded", {"generations": 0, "population": 4}, episode_seed=2,
+                            workers=2, learner_decisions=learner)
+    assert L.label_queues(queues, spec, "magma-seeded", {"generations": 0, "population": 4}, episode_seed=2,
+                          workers=1, learner_decisions=learner)[0][1].tolist() == labels[0][1].tolist()
+    better = 0
+    for q, (p, s), (pt, st, *_) in zip(queues, learner, labels):
+        order = encode(q, spec)[1]
+        sa = np.empty_like(st)
+        sa[order] = st
+        prio = np.empty(q.size)
+        prio[order] = pt
+        f_label = magma_fitness(q, prio[None], sa[None])[0][0]
+        f_learner = magma_fitness(q, np.asarray(p, float)[None], s[None])[0][0]
+        assert f_label >= f_learner - 1e-9
+        better += f_label > f_learner + 1e-9
+    assert better > 0  # random learner decisions are improved on somewhere
+    with pytest.raises(ValueError, match="one decision per queue"):
+        L.label_queues(queues, spec, *MAGMA, episode_seed=2, learner_decisions=learner[:-1])
+
+
+def test_dagger_seed_learner_needs_a_magma_expert(tmp_path):
+    from characterize.errors import InputError
+
+    cfg = TrainConfig(**{**TINY, "dagger_seed_learner": True})  # TINY imitates edf-h
+    with pytest.raises(InputError) as e:
+        train(cfg, scenario(), tmp_path, seed=0, progress=False)
+    assert e.value.field == "dagger_seed_learner"
