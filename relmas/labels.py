@@ -172,6 +172,8 @@ def accepted_sas(rq: Any, priority: np.ndarray, sa: np.ndarray, started: np.ndar
     ok = np.left_shift(np.int64(1), sa)
     idx = np.flatnonzero(np.asarray(started, dtype=bool))
     M = rq.num_sas
+    if M > 62:  # one int64 bitmask per SJ
+        raise ValueError(f"accepted SAs are stored as int64 bitmasks: at most 62 SAs, got {M}")
     if idx.size == 0 or M < 2:
         return ok
     cand = np.repeat(sa[None], 1 + idx.size * M, axis=0)
