@@ -402,9 +402,9 @@ def bc_loss(out: torch.Tensor, prio: torch.Tensor, sa: torch.Tensor, mask: torch
         mask: bool [B, T] valid steps.
         weight: float [B, T] weight of each SJ (None: all 1). A pair of SJs in the
             ranking loss weighs the larger of its two weights.
-        sa_ok: bool [B, T, M] accepted SAs per SJ (holding the expert's), or None: the
-            SA part is then -log of the probability of the accepted set instead of the
-            expert's SA alone (``bc_sa_tolerance``).
+        sa_ok: bool [B, T, M] accepted SAs per SJ (holding the expert's): the SA part is
+            then -log of the probability of the accepted set (``bc_sa_tolerance``); None:
+            the cross-entropy with the expert's SA.
 
     The SA part is the (weighted) cross-entropy of softmax(u / sa_temperature) with
     the expert's SA; the priority part is a pairwise (RankNet) logistic loss over

@@ -44,7 +44,8 @@ def main() -> None:
         sim.reset(load_or_generate(wl, "medium", seed, cfg, costs, None))
         expert.reset(seed)
         while (rq := sim.observe()) is not None:
-            sim.charge_overhead(*policy.decision_overhead(rq))
+            if (ov := policy.decision_overhead(rq)) is not None:
+                sim.charge_overhead(*ov)
             p_exp, sa_exp = expert.schedule(rq)
             _, sa_pol = policy.schedule(rq)
             info = sim.step(p_exp, sa_exp, simulate_out=False)
