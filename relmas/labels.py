@@ -219,9 +219,10 @@ def _run_episode(seed: int) -> dict[str, np.ndarray]:
         r = step_reward(info, c["reward"])
         x2, _ = encode(info.residual_rq, spec)
         xs.append(x), x2s.append(x2), acts.append(a), rs.append(r), dones.append(bool(info.done))
-        prios.append(pt), sas.append(st), starts.append(~np.isnan(info.start[order]))
+        started = ~np.isnan(info.start)
+        prios.append(pt), sas.append(st), starts.append(started[order])
         if tol is not None:
-            oks.append(accepted_sas(rq, prio, sa, ~np.isnan(info.start), tol)[order])
+            oks.append(accepted_sas(rq, prio, sa, started, tol)[order])
         rq = sim.observe()
     F_, G = spec.num_features, spec.num_outputs
     cat = lambda arrs, shape, dt: np.concatenate(arrs).astype(dt) if arrs else np.zeros(shape, dt)  # noqa: E731
@@ -343,7 +344,8 @@ def expert_episodes(scen: Any, spec: Any, expert: str, expert_args: dict[str, An
     if todo:
         ctx = {"scen": scen, "spec": spec, "expert": expert, "expert_args": dict(expert_args or {}),
                "episode_jobs": episode_jobs, "decision_cost": decision_cost, "reward": reward,
-               "sa_tolerance": sa_tolerance, "ov_sa": RelmasScheduler.policy_sa(scen.costs) if decision_cost is not None else None}
+               "sa_tolerance": sa_tolerance,
+               "ov_sa": RelmasScheduler.policy_sa(scen.costs) if decision_cost is not None else None}
         for s, d in zip(todo, _map(_run_episode, todo, workers, ctx)):
             if folder is not None:
                 _save(folder / f"{s}.npz", d)
