@@ -792,6 +792,14 @@ def train(cfg: TrainConfig, scen: Scenario, out_dir: str | Path, seed: int = 0, 
     from .scheduler import get_scheduler
     from .sim.simulator import Simulator
 
+    # the expert is checked before anything is written, so a bad setting leaves no output behind
+    try:
+        expert = get_scheduler(cfg.imitate, **cfg.imitate_args) if cfg.imitate else None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError("config (train)", "imitate", f"cannot make expert '{cfg.imitate}': {exc}") from None
+    if cfg.dagger_seed_learner and not hasattr(expert, "search"):
+        raise InputError("config (train)", "dagger_seed_learner", f"needs a MAGMA expert (magma, magma-seeded, "
+                         f"magma-multiseed) to search from the learner's decision; imitate is '{cfg.imitate}'")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(max(1, int(cfg.threads)))
@@ -860,13 +868,6 @@ def train(cfg: TrainConfig, scen: Scenario, out_dir: str | Path, seed: int = 0, 
         print(f"relmas train: no policy characterisation for h = {cfg.hidden} in {scen.policy_table}; training "
               "without the decision-overhead charge", file=sys.stderr)
     ov_sa = RelmasScheduler.policy_sa(scen.costs) if decision_cost is not None else None
-    try:
-        expert = get_scheduler(cfg.imitate, **cfg.imitate_args) if cfg.imitate else None
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InputError("config (train)", "imitate", f"cannot make expert '{cfg.imitate}': {exc}") from None
-    if cfg.dagger_seed_learner and not hasattr(expert, "search"):
-        raise InputError("config (train)", "dagger_seed_learner", f"needs a MAGMA expert (magma, magma-seeded, "
-                         f"magma-multiseed) to search from the learner's decision; imitate is '{cfg.imitate}'")
     val_seeds = derived_seeds(seed, 1, cfg.val_seeds)
     train_seed_rng = np.random.default_rng([int(seed), 0, 0x5E1A5])
     # skip the seeds of the episodes already done, so a resumed run draws the same ones

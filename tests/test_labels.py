@@ -284,5 +284,5 @@ def test_dagger_seed_learner_needs_a_magma_expert(tmp_path):
 
     cfg = TrainConfig(**{**TINY, "dagger_seed_learner": True})  # TINY imitates edf-h
     with pytest.raises(InputError) as e:
-        train(cfg, scenario(), tmp_path, seed=0, progress=False)
-    assert e.value.field == "dagger_seed_learner"
+        train(cfg, scenario(), tmp_path / "run", seed=0, progress=False)
+    assert e.value.field == "dagger_seed_learner" and not (tmp_path / "run").exists()  # nothing written
