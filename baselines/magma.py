@@ -209,6 +209,12 @@ class Magma(Scheduler):
         among the arguments; else None."""
         return [[cls.__name__, dict(kw)] for cls, kw in SEED_HEURISTICS] if self.init == "heuristics" else None
 
+    @property
+    def free_slots(self) -> int:
+        """Individuals of the initial population left random after the seeded ones: how many
+        ``extra`` decisions :meth:`search` can take."""
+        return self.population - (self.init == "edf") - len(self._seeders)
+
     def reset(self, seed: int | None = None) -> None:
         """Reseed the GA's random stream (numpy PCG64) and reset the seeding heuristics.
 
@@ -224,6 +230,9 @@ class Magma(Scheduler):
     def _initial(self, rq: ReadyQueue, extra: Sequence[tuple[np.ndarray, np.ndarray]] = ()
                  ) -> tuple[np.ndarray, np.ndarray]:
         sa, order = ga_ops.random_population(self._rng, self.population, rq.size, rq.num_sas)
+        if len(extra) > self.free_slots:
+            raise ValueError(f"{self.name}: {len(extra)} extra individuals do not fit a population of "
+                             f"{self.population} after {self.population - self.free_slots} seeded ones")
         k = 0
         if self.init == "edf":
             prio, esa = self._edf.schedule(rq)
@@ -235,9 +244,6 @@ class Magma(Scheduler):
             sa[k] = hsa
             order[k] = priority_to_order(prio)
             k += 1
-        if k + len(extra) > self.population:
-            raise ValueError(f"{self.name}: {len(extra)} extra individuals do not fit a population of "
-                             f"{self.population} after {k} seeded ones")
         for prio, esa in extra:
             sa[k] = np.asarray(esa, dtype=sa.dtype)
             order[k] = priority_to_order(prio)

@@ -203,6 +203,8 @@ class TrainConfig:
             raise ValueError(f"bc_sa_tolerance must be null or a number >= 0, got {self.bc_sa_tolerance!r}")
         if self.expert_episodes < 0 or self.label_workers < 0:
             raise ValueError("expert_episodes and label_workers must be >= 0")
+        if self.dagger_seed_learner and not self.dagger:
+            raise ValueError("dagger_seed_learner seeds the expert's search in DAgger rounds: it needs dagger: true")
         for name in ("batch_size", "buffer_size", "val_seeds", "val_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")
@@ -636,6 +638,7 @@ class TrainResult:
     wall_s: float
     finished: bool
     history: list[dict[str, Any]]
+    cpu_s: float = 0.0
 
 
 def derived_seeds(seed: int, stream: int, n: int) -> list[int]:
@@ -800,6 +803,10 @@ def train(cfg: TrainConfig, scen: Scenario, out_dir: str | Path, seed: int = 0, 
     if cfg.dagger_seed_learner and not hasattr(expert, "search"):
         raise InputError("config (train)", "dagger_seed_learner", f"needs a MAGMA expert (magma, magma-seeded, "
                          f"magma-multiseed) to search from the learner's decision; imitate is '{cfg.imitate}'")
+    if cfg.dagger_seed_learner and expert.free_slots < 1:
+        raise InputError("config (train)", "imitate_args.population", f"{cfg.imitate}'s population "
+                         f"({expert.population}) has no room for the learner's decision after its "
+                         f"{expert.population - expert.free_slots} seeded individuals (dagger_seed_learner)")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(max(1, int(cfg.threads)))
@@ -860,7 +867,7 @@ def train(cfg: TrainConfig, scen: Scenario, out_dir: str | Path, seed: int = 0, 
                 print(f"relmas train: {out} {why} (best validation SLA {st['best_val']:.3f} "
                       f"at update {st['best_update']})", file=sys.stderr)
             return TrainResult(out, st["best_val"], st["best_update"], resume_step, st["episode"], st["env_steps"],
-                               st["wall_s"], bool(st["finished"]), [])
+                               st["wall_s"], bool(st["finished"]), [], float(st.get("cpu_s", 0.0)))
     log = _Log(out, resume_step)
 
     decision_cost = _overhead_cost(cfg, scen)
@@ -1107,7 +1114,7 @@ def train(cfg: TrainConfig, scen: Scenario, out_dir: str | Path, seed: int = 0, 
     if st.get("finished") or timed_out:
         _plot(out)
     return TrainResult(out, st["best_val"], st["best_update"], n_updates(), st["episode"], st["env_steps"],
-                       time.perf_counter() - t_start, bool(st.get("finished")), log.rows)
+                       time.perf_counter() - t_start, bool(st.get("finished")), log.rows, _cpu_seconds() - c_start)
 
 
 def _cpu_seconds() -> float:

@@ -142,12 +142,14 @@ def _expert_fingerprint(expert: str, expert_args: dict[str, Any] | None) -> Any:
 # Accepted SAs: the SA choices of a started SJ that cost the expert's decision (almost) nothing
 
 
-def accepted_sas(rq: Any, priority: np.ndarray, sa: np.ndarray, started: np.ndarray, tolerance: float) -> np.ndarray:
+def accepted_sas(rq: Any, priority: np.ndarray, sa: np.ndarray, started: np.ndarray, tolerance: float,
+                 slack_weight: float = 0.4) -> np.ndarray:
     """Per SJ, the SAs accepted as its behaviour-cloning target, as a bitmask (bit m: SA m).
 
     For each SJ that the expert's decision starts within the period, the decision is simulated out
     once per other SA with only that SJ moved there (MAGMA's fitness, :func:`baselines.magma.magma_fitness`:
-    queue jobs meeting their deadline + 0.4 x mean clipped slack). An SA is accepted when the move
+    queue jobs meeting their deadline + ``slack_weight`` x mean clipped slack; the expert's own weight
+    when it is a MAGMA search). An SA is accepted when the move
     loses no queue job and lowers the fitness by at most ``tolerance``. The expert's own SA is always
     accepted; an SJ not started keeps only it (its SA acts only after the next decision, which decides
     it again).
@@ -162,6 +164,7 @@ def accepted_sas(rq: Any, priority: np.ndarray, sa: np.ndarray, started: np.ndar
         priority, sa: the expert's decision (queue order).
         started: bool [R], the SJs the decision starts within the period (queue order).
         tolerance: largest accepted fitness loss (>= 0).
+        slack_weight: weight of the slack term of the fitness (MAGMA's default 0.4).
 
     Returns:
         int64 [R] bitmasks, queue order.
@@ -180,11 +183,16 @@ def accepted_sas(rq: Any, priority: np.ndarray, sa: np.ndarray, started: np.ndar
     for k, i in enumerate(idx):
         cand[1 + k * M:1 + (k + 1) * M, i] = np.arange(M)
     prio = np.repeat(np.asarray(priority, dtype=np.float64)[None], cand.shape[0], axis=0)
-    fit, hits = magma_fitness(rq, prio, cand)
+    fit, hits = magma_fitness(rq, prio, cand, slack_weight)
     good = (hits[1:] >= hits[0]) & (fit[1:] >= fit[0] - float(tolerance))
     good = good.reshape(idx.size, M)
     ok[idx] |= (good.astype(np.int64) << np.arange(M, dtype=np.int64)[None]).sum(axis=1)
     return ok
+
+
+def _slack_weight(expert: Any) -> float:
+    """The slack weight of the expert's fitness when it is a MAGMA search, else MAGMA's default."""
+    return float(getattr(expert, "slack_weight", 0.4))
 
 
 # --------------------------------------------------------------------------- #
@@ -222,7 +230,7 @@ def _run_episode(seed: int) -> dict[str, np.ndarray]:
         started = ~np.isnan(info.start)
         prios.append(pt), sas.append(st), starts.append(started[order])
         if tol is not None:
-            oks.append(accepted_sas(rq, prio, sa, started, tol)[order])
+            oks.append(accepted_sas(rq, prio, sa, started, tol, _slack_weight(expert))[order])
         rq = sim.observe()
     F_, G = spec.num_features, spec.num_outputs
     cat = lambda arrs, shape, dt: np.concatenate(arrs).astype(dt) if arrs else np.zeros(shape, dt)  # noqa: E731
@@ -384,7 +392,7 @@ def _label_one(item: tuple[int, Any, Any]) -> tuple[np.ndarray, np.ndarray, np.n
     res = run_queue(rq, prio, sa, horizon=float(rq.now) + float(rq.period), stop_at_horizon=True)
     started = ~np.isnan(res.start[:rq.size])
     tol = c.get("sa_tolerance")
-    ok = None if tol is None else accepted_sas(rq, prio, sa, started, tol)[order]
+    ok = None if tol is None else accepted_sas(rq, prio, sa, started, tol, _slack_weight(ex))[order]
     return (*expert_targets(prio, sa, order), started[order], ok)
 
 

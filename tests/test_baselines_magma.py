@@ -337,6 +337,7 @@ def test_extra_individuals_join_the_initial_population_after_the_seeded_ones(cls
     best = m.search(rq, extra)
     for p, s_ in extra:
         assert best.fitness >= magma_fitness(rq, p[None], s_[None])[0][0] - 1e-12
+    assert m.free_slots == 10 - k
     with pytest.raises(ValueError, match="do not fit"):
         cls(generations=0, population=max(2, k + 1), seed=1).search(rq, extra * 2)
 

@@ -205,6 +205,19 @@ def test_bc_loss_on_accepted_sas():
     assert info2["bc_sa_ce"] < plain_info["bc_sa_ce"]
 
 
+def test_bc_update_learns_from_the_accepted_sas():
+    rng = np.random.default_rng(3)
+    items = [_transition(rng, 4), _transition(rng, 3)]
+    for t in items:
+        t.sa_ok = np.full(t.sa.shape, 0b1111, np.int64)  # every SA accepted: no SA loss at all
+    learner = Learner(EncoderSpec(4, ("a", "b"), (3, 3)), TrainConfig(hidden=8))
+    info = learner.bc_update(Batch(items, 12, 5, False))
+    assert info["bc_sa_ce"] == pytest.approx(0.0, abs=1e-5) and info["bc_sa_ok_acc"] == 1.0
+    for t in items:
+        t.sa_ok = None
+    assert learner.bc_update(Batch(items, 12, 5, False))["bc_sa_ce"] > 0.1
+
+
 def test_batch_and_buffer_carry_accepted_sas():
     rng = np.random.default_rng(1)
     a, b = _transition(rng, 4), _transition(rng, 3)

@@ -286,3 +286,38 @@ def test_dagger_seed_learner_needs_a_magma_expert(tmp_path):
     with pytest.raises(InputError) as e:
         train(cfg, scenario(), tmp_path / "run", seed=0, progress=False)
     assert e.value.field == "dagger_seed_learner" and not (tmp_path / "run").exists()  # nothing written
+
+
+def test_dagger_seed_learner_needs_room_in_the_population_and_dagger_rounds(tmp_path):
+    from characterize.errors import InputError
+
+    full = TrainConfig(**{**TINY, "dagger_seed_learner": True, "imitate": "magma-multiseed",
+                          "imitate_args": {"generations": 1, "population": 6}})  # six seeders fill it
+    with pytest.raises(InputError, match="no room for the learner") as e:
+        train(full, scenario(), tmp_path / "run", seed=0, progress=False)
+    assert e.value.field == "imitate_args.population" and not (tmp_path / "run").exists()
+    with pytest.raises(ValueError, match="needs dagger: true"):
+        TrainConfig(**{**TINY, "dagger_seed_learner": True, "dagger": False, "imitate": "magma-seeded"})
+
+
+def test_accepted_sas_use_the_experts_slack_weight():
+    from baselines.magma import magma_fitness
+
+    _, steps = _queues_and_decisions()
+    differ = 0
+    for rq, p, s, started in steps:
+        for w in (0.0, 2.0):
+            ok = L.accepted_sas(rq, p, s, started, tolerance=0.05, slack_weight=w)
+            f0 = magma_fitness(rq, np.asarray(p, float)[None], s[None], w)[0][0]
+            for i in np.flatnonzero(started):
+                for m in set(range(rq.num_sas)) - {int(s[i])}:
+                    s2 = s.copy()
+                    s2[i] = m
+                    f, h = (v[0] for v in magma_fitness(rq, np.asarray(p, float)[None], s2[None], w))
+                    h0 = magma_fitness(rq, np.asarray(p, float)[None], s[None], w)[1][0]
+                    assert bool((ok[i] >> m) & 1) == (h >= h0 and f >= f0 - 0.05)
+        differ += not np.array_equal(L.accepted_sas(rq, p, s, started, 0.05, 0.0),
+                                     L.accepted_sas(rq, p, s, started, 0.05, 2.0))
+    assert differ > 0  # the weight matters on these queues, so the check above can tell them apart
+    assert L._slack_weight(get_scheduler("magma-seeded", slack_weight=1.5)) == 1.5
+    assert L._slack_weight(get_scheduler("edf-h")) == 0.4

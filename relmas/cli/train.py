@@ -115,7 +115,8 @@ def run(args: argparse.Namespace) -> int:
     res = train(tcfg, scen, args.output, seed=args.seed, progress=not args.no_progress, label_cache=args.label_cache,
                 restart_if_changed=args.restart_if_changed)
     state = "finished" if res.finished else "stopped"
-    print(f"relmas train: {state} after {res.updates} updates, {res.episodes} episodes, {res.wall_s / 60:.1f} min; "
-          f"best validation SLA rate {res.best_val_sla:.3f} at update {res.best_update}; policy: "
-          f"{Path(args.output) / 'best.pt'}")
+    print(f"relmas train: {state} after {res.updates} updates, {res.episodes} episodes, "
+          f"{res.wall_s / 60:.1f} min wall this invocation, {res.cpu_s / 60:.1f} CPU-min in all (what "
+          f"max_minutes counts by default); best validation SLA rate {res.best_val_sla:.3f} at update "
+          f"{res.best_update}; policy: {Path(args.output) / 'best.pt'}")
     return 0
