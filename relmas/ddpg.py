@@ -48,6 +48,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from characterize.errors import InputError
 
@@ -116,6 +117,10 @@ class TrainConfig:
         dagger_seed_learner: in DAgger rounds, the learner's own decision joins the initial population
             of the (MAGMA) expert's search for each visited queue, so the label is the best decision
             the search finds from the learner's and the heuristics' (expert iteration; not in the paper).
+        actor_ema: None (default): the policy validated, kept and rolled out in DAgger rounds is the
+            actor being trained. A decay d in (0, 1): it is an exponential moving average of the actor's
+            weights after every actor step (BC or DDPG), w <- d w + (1 - d) w_actor (torch's
+            ``AveragedModel``; not in the paper). The RL phase's noisy rollouts keep the trained actor.
         seq_cover_starts: with ``max_seq``, a labelled state is kept up to the last SJ the expert starts
             in the period when that lies past ``max_seq`` (False: always cut at ``max_seq``).
         critic_warmup_updates: critic-only updates on the imitation data before the first actor update.
@@ -166,6 +171,7 @@ class TrainConfig:
     seq_cover_starts: bool = False
     bc_sa_tolerance: float | None = None
     dagger_seed_learner: bool = False
+    actor_ema: float | None = None
     critic_warmup_updates: int = 0
     val_seeds: int = 2
     val_jobs: int | None = None
@@ -203,6 +209,9 @@ class TrainConfig:
             raise ValueError(f"bc_sa_tolerance must be null or a number >= 0, got {self.bc_sa_tolerance!r}")
         if self.expert_episodes < 0 or self.label_workers < 0:
             raise ValueError("expert_episodes and label_workers must be >= 0")
+        if self.actor_ema is not None and (isinstance(self.actor_ema, bool) or not isinstance(
+                self.actor_ema, (int, float)) or not 0 < self.actor_ema < 1):
+            raise ValueError(f"actor_ema must be null or a decay in (0, 1), got {self.actor_ema!r}")
         if self.dagger_seed_learner and not self.dagger:
             raise ValueError("dagger_seed_learner seeds the expert's search in DAgger rounds: it needs dagger: true")
         for name in ("batch_size", "buffer_size", "val_seeds", "val_every"):
@@ -511,6 +520,19 @@ class Learner:
         self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.actor_lr)
         self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.critic_lr)
         self.bc_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.imitation_lr)
+        self.actor_avg: AveragedModel | None = None
+        if cfg.actor_ema is not None:
+            self.actor_avg = AveragedModel(self.actor, multi_avg_fn=get_ema_multi_avg_fn(float(cfg.actor_ema)))
+            self.actor_avg.requires_grad_(False)
+
+    @property
+    def policy(self) -> Actor:
+        """The policy that is validated, kept and deployed: the weight average with ``actor_ema``, else the actor."""
+        return self.actor if self.actor_avg is None else self.actor_avg.module  # type: ignore[return-value]
+
+    def _average(self) -> None:
+        if self.actor_avg is not None:
+            self.actor_avg.update_parameters(self.actor)
 
     def _step(self, opt: torch.optim.Optimizer, loss: torch.Tensor, params: Any) -> None:
         opt.zero_grad(set_to_none=True)
@@ -525,6 +547,7 @@ class Learner:
         loss, info = bc_loss(out, b.prio, b.sa, b.mask, self.cfg.prio_temperature, self.cfg.sa_temperature,
                              b.sj_weights(self.cfg.bc_start_weight), b.sa_ok)
         self._step(self.bc_opt, loss, self.actor.parameters())
+        self._average()
         soft_update(self.actor_t, self.actor, 1.0)
         info["bc_loss"] = loss.item()
         return info
@@ -565,6 +588,7 @@ class Learner:
             else:
                 loss = -q.mean()
             self._step(self.actor_opt, loss, self.actor.parameters())
+            self._average()
         finally:
             self.critic.requires_grad_(True)
         info["actor_loss"] = loss.item()
@@ -583,7 +607,8 @@ class Learner:
         sd = lambda m: {k: v.detach().clone() for k, v in m.state_dict().items()}  # noqa: E731
         return {"actor": sd(self.actor), "critic": sd(self.critic), "actor_target": sd(self.actor_t),
                 "critic_target": sd(self.critic_t), "actor_opt": self.actor_opt.state_dict(),
-                "critic_opt": self.critic_opt.state_dict(), "bc_opt": self.bc_opt.state_dict()}
+                "critic_opt": self.critic_opt.state_dict(), "bc_opt": self.bc_opt.state_dict(),
+                **({"actor_avg": sd(self.actor_avg)} if self.actor_avg is not None else {})}
 
     def load_state_dict(self, d: dict[str, Any], path: str | Path) -> None:
         from .policy import _load_state
@@ -599,6 +624,9 @@ class Learner:
                 opt.load_state_dict(d[name])
             except (ValueError, KeyError, TypeError, RuntimeError) as exc:
                 raise InputError(path, name, f"optimiser state does not match: {exc}") from None
+        if self.actor_avg is not None:
+            require(d, path, {"actor_avg": dict})
+            _load_state(self.actor_avg, d["actor_avg"], path, "actor_avg")
 
 
 # --------------------------------------------------------------------------- #
@@ -904,14 +932,14 @@ def train(cfg: TrainConfig, scen: Scenario, out_dir: str | Path, seed: int = 0, 
         save_checkpoint(last, {
             "format": TRAIN_FORMAT, "meta": run_meta, "learner": learner.state_dict(), "state": dict(st),
             "buffer": buf.state_dict(), "rng": {"torch": torch.get_rng_state(), "numpy": rng.bit_generator.state},
-            "policy": policy_payload(learner.actor, spec, {"update": n_updates(), **scen.meta}),
+            "policy": policy_payload(learner.policy, spec, {"update": n_updates(), **scen.meta}),
             **({"best_policy": best_saved} if best_saved is not None else {}),
         })
 
     def validate() -> float:
-        learner.actor.eval()
-        res = evaluate(learner.actor, spec, scen, val_seeds, cfg.val_jobs, decision_cost)
-        learner.actor.train()
+        learner.policy.eval()
+        res = evaluate(learner.policy, spec, scen, val_seeds, cfg.val_jobs, decision_cost)
+        learner.policy.train()
         hits = sum(r.hits for r in res)
         jobs = sum(r.jobs for r in res)
         sla = hits / jobs if jobs else float("nan")
@@ -921,7 +949,7 @@ def train(cfg: TrainConfig, scen: Scenario, out_dir: str | Path, seed: int = 0, 
             save_policy_meta = {"update": n_updates(), "val_sla": sla, "phase": phase(), "seed": int(seed),
                                 "recipe": cfg.recipe, **scen.meta}
             nonlocal best_saved
-            best_saved = policy_payload(learner.actor, spec, save_policy_meta)
+            best_saved = policy_payload(learner.policy, spec, save_policy_meta)
             save_checkpoint(out / "best.pt", best_saved)
         return sla
 
@@ -1041,7 +1069,9 @@ def train(cfg: TrainConfig, scen: Scenario, out_dir: str | Path, seed: int = 0, 
                     if dagger_round:
                         visited.append(copy.deepcopy(rq))
                     with torch.no_grad():
-                        a = learner.actor(torch.from_numpy(x)[None])[0, 1:].numpy()
+                        # a DAgger round visits the states of the policy that will be deployed
+                        pol = learner.policy if dagger_round else learner.actor
+                        a = pol(torch.from_numpy(x)[None])[0, 1:].numpy()
                     if not dagger_round and phase() == "rl":
                         a = np.clip(a + rng.normal(0.0, cfg.exploration_noise, size=a.shape), -1.0, 1.0)
                     a = a.astype(np.float32)

@@ -263,6 +263,53 @@ def test_training_with_accepted_sas_stores_them_and_resumes_exactly(tmp_path):
     assert rows(tmp_path / "a") == rows(tmp_path / "b")
 
 
+def test_actor_ema_setting():
+    TrainConfig(actor_ema=0.99)
+    for bad in (0, 1, 1.5, "slow", True):
+        with pytest.raises(ValueError, match="actor_ema"):
+            TrainConfig(actor_ema=bad)
+
+
+def test_actor_ema_averages_the_actor_after_each_step():
+    rng = np.random.default_rng(4)
+    items = [_transition(rng, 4), _transition(rng, 3)]
+    spec = EncoderSpec(4, ("a", "b"), (3, 3))
+    learner = Learner(spec, TrainConfig(hidden=8, actor_ema=0.75))
+    plain = Learner(spec, TrainConfig(hidden=8))
+    assert plain.policy is plain.actor and learner.policy is not learner.actor
+    snaps = []
+    for _ in range(3):
+        learner.bc_update(Batch(items, 12, 5, False))
+        snaps.append([p.detach().clone() for p in learner.actor.parameters()])
+    # the first step's weights are copied, then each step's weigh 1 - decay
+    for avg, a1, a2, a3 in zip(learner.policy.parameters(), *snaps):
+        torch.testing.assert_close(avg, 0.75 * (0.75 * a1 + 0.25 * a2) + 0.25 * a3)
+    assert not all(torch.equal(p, q) for p, q in zip(learner.policy.parameters(), learner.actor.parameters()))
+    other = Learner(spec, TrainConfig(hidden=8, actor_ema=0.75))
+    other.load_state_dict(learner.state_dict(), "ckpt.pt")
+    assert all(torch.equal(p, q) for p, q in zip(other.policy.parameters(), learner.policy.parameters()))
+    with pytest.raises(InputError, match="actor_avg"):
+        other.load_state_dict(plain.state_dict(), "ckpt.pt")
+
+
+def test_training_with_actor_ema_keeps_the_average_and_resumes_exactly(tmp_path):
+    cfg = TrainConfig(**{**TINY, "actor_ema": 0.9, "expert_episodes": 1})
+    full = train(cfg, scenario(jobs=8), tmp_path / "a", seed=3, progress=False)
+    assert full.finished
+    ck = load_checkpoint(tmp_path / "a" / "last.pt", formats=("relmas-train",))
+    avg = {k[len("module."):]: v for k, v in ck["learner"]["actor_avg"].items() if k.startswith("module.")}
+    assert all(torch.equal(ck["policy"]["actor"][k], v) for k, v in avg.items())  # the policy is the average
+    assert any(not torch.equal(ck["learner"]["actor"][k], v) for k, v in avg.items())
+    cut = train(cfg, scenario(jobs=8), tmp_path / "b", seed=3, progress=False, stop_after_updates=15)
+    assert not cut.finished
+    assert train(cfg, scenario(jobs=8), tmp_path / "b", seed=3, progress=False).finished
+    for name in ("last.pt", "best.pt"):
+        a = load_checkpoint(tmp_path / "a" / name, formats=("relmas-train", "relmas-policy"))
+        b = load_checkpoint(tmp_path / "b" / name, formats=("relmas-train", "relmas-policy"))
+        pa, pb = (x.get("policy", x)["actor"] for x in (a, b))
+        assert all(torch.equal(pa[k], pb[k]) for k in pa)
+
+
 def test_stored_states_cover_the_sjs_the_expert_starts(tmp_path):
     cfg = TrainConfig(**{**TINY, "max_seq": 2, "seq_cover_starts": True, "bc_start_weight": 2.0})
     train(cfg, scenario(jobs=8), tmp_path, seed=0, progress=False, stop_after_updates=14)
