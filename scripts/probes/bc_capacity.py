@@ -59,6 +59,34 @@ class MultiPassActor(Actor):
         return out * (torch.arange(T)[None, :] < n).unsqueeze(-1)
 
 
+def twin_permutations(sa_classes: list[str]) -> list[np.ndarray]:
+    """Every permutation of the SA indices that only swaps SAs of the same class (identity first)."""
+    import itertools
+    groups: dict[str, list[int]] = {}
+    for m, c in enumerate(sa_classes):
+        groups.setdefault(c, []).append(m)
+    perms = []
+    for choice in itertools.product(*(itertools.permutations(g) for g in groups.values())):
+        p = np.arange(len(sa_classes))
+        for g, q in zip(groups.values(), choice):
+            p[list(g)] = q
+        perms.append(p)
+    return perms
+
+
+def permuted(t: Transition, perm: np.ndarray) -> Transition:
+    """``t`` with the SAs renamed: new SA j is old SA perm[j] (features, action, labels, accepted sets)."""
+    M = perm.shape[0]
+    cols = np.concatenate([np.arange(4), 4 + perm, 4 + M + perm])
+    inv = np.argsort(perm)
+    ok = None
+    if t.sa_ok is not None:
+        bits = (t.sa_ok[:, None] >> perm[None, :]) & 1
+        ok = (bits << np.arange(M)[None, :]).sum(1).astype(np.int64)
+    return Transition(t.x[:, cols], t.a[:, np.concatenate([[0], 1 + perm])], t.r, t.x2[:, cols], t.done, t.prio,
+                      None if t.sa is None else inv[t.sa], t.starts, ok)
+
+
 def sa_accuracy(actor: torch.nn.Module, b: Batch) -> tuple[float, float]:
     """(exact, accepted) SA accuracy over the started SJs of batch ``b``."""
     with torch.no_grad():
@@ -78,6 +106,8 @@ def main() -> None:
     ap.add_argument("--held-episodes", type=int, default=2)
     ap.add_argument("--episodes", type=int, default=16, help="expert episodes in all; the held-out ones are the last")
     ap.add_argument("--expert", default="magma-multiseed")
+    ap.add_argument("--permute-twins", action="store_true",
+                    help="each training state drawn is given a random renaming of same-class SAs")
     args = ap.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(0)
@@ -114,9 +144,13 @@ def main() -> None:
     F_, G = spec.num_features, spec.num_outputs
     held_b, train_b = Batch(held, F_, G, False), Batch(train[::4], F_, G, False)
     rng = np.random.default_rng(0)
+    perms = twin_permutations(list(costs.sa_classes))
     t0 = time.process_time()
     for u in range(1, args.updates + 1):
-        learner.bc_update(Batch([train[i] for i in rng.integers(0, len(train), tc.batch_size)], F_, G, False))
+        items = [train[i] for i in rng.integers(0, len(train), tc.batch_size)]
+        if args.permute_twins:
+            items = [permuted(t, perms[j]) for t, j in zip(items, rng.integers(0, len(perms), len(items)))]
+        learner.bc_update(Batch(items, F_, G, False))
         if u % 1000 == 0:
             he, ha = sa_accuracy(learner.actor, held_b)
             te, ta = sa_accuracy(learner.actor, train_b)
