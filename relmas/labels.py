@@ -127,15 +127,24 @@ def episode_key(scen: Any, spec: Any, expert: str, expert_args: dict[str, Any], 
     }
     if sa_tolerance is not None:
         doc["sa_tolerance"] = float(sa_tolerance)
+        # accepted SAs are judged with the expert's own slack weight (_slack_weight); keys of MAGMA's
+        # default 0.4 stay as they were when it was fixed at 0.4, so those cached episodes stay valid
+        weight = _slack_weight(_build_expert(expert, expert_args))
+        if weight != 0.4:
+            doc["sa_slack_weight"] = weight
     text = json.dumps(_jsonable(doc), sort_keys=True, separators=(",", ":"), allow_nan=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _expert_fingerprint(expert: str, expert_args: dict[str, Any] | None) -> Any:
     """The expert's :meth:`relmas.scheduler.Scheduler.label_fingerprint` (built once, cheaply, to ask)."""
+    return _build_expert(expert, expert_args).label_fingerprint()
+
+
+def _build_expert(expert: str, expert_args: dict[str, Any] | None) -> Any:
     from .scheduler import get_scheduler
 
-    return get_scheduler(expert, **dict(expert_args or {})).label_fingerprint()
+    return get_scheduler(expert, **dict(expert_args or {}))
 
 
 # --------------------------------------------------------------------------- #

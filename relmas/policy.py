@@ -375,9 +375,10 @@ def _load_state(module: nn.Module, state: dict[str, Any], path: str | Path, fiel
         module.load_state_dict(state, strict=True)
     except (RuntimeError, KeyError, TypeError) as exc:
         msg = str(exc).strip().splitlines()
+        net = getattr(module, "module", module)  # an AveragedModel's sizes are its module's
         raise InputError(path, field, "weights do not match the network " +
-                         f"(hidden {getattr(module, 'hidden', '?')}, F {getattr(module, 'num_features', '?')}, "
-                         f"G {getattr(module, 'num_outputs', '?')}): " + " ".join(m.strip() for m in msg[:3])) from None
+                         f"(hidden {getattr(net, 'hidden', '?')}, F {getattr(net, 'num_features', '?')}, "
+                         f"G {getattr(net, 'num_outputs', '?')}): " + " ".join(m.strip() for m in msg[:3])) from None
 
 
 def load_policy(path: str | Path) -> tuple[Actor, EncoderSpec, dict[str, Any]]:

@@ -292,10 +292,22 @@ def test_actor_ema_averages_the_actor_after_each_step():
         other.load_state_dict(plain.state_dict(), "ckpt.pt")
 
 
-def test_training_with_actor_ema_keeps_the_average_and_resumes_exactly(tmp_path):
+def test_training_with_actor_ema_keeps_the_average_and_resumes_exactly(tmp_path, monkeypatch):
+    import relmas.ddpg as ddpg
+
+    validated = []
+
+    def spy(actor, *args, **kwargs):
+        # the average is a frozen copy; the actor being trained has gradients on
+        validated.append(not any(p.requires_grad for p in actor.parameters()))
+        return real_evaluate(actor, *args, **kwargs)
+
+    real_evaluate = ddpg.evaluate
+    monkeypatch.setattr(ddpg, "evaluate", spy)
     cfg = TrainConfig(**{**TINY, "actor_ema": 0.9, "expert_episodes": 1})
     full = train(cfg, scenario(jobs=8), tmp_path / "a", seed=3, progress=False)
     assert full.finished
+    assert validated and all(validated)  # validation (and so best.pt) sees the average
     ck = load_checkpoint(tmp_path / "a" / "last.pt", formats=("relmas-train",))
     avg = {k[len("module."):]: v for k, v in ck["learner"]["actor_avg"].items() if k.startswith("module.")}
     assert all(torch.equal(ck["policy"]["actor"][k], v) for k, v in avg.items())  # the policy is the average

@@ -321,3 +321,24 @@ def test_accepted_sas_use_the_experts_slack_weight():
     assert differ > 0  # the weight matters on these queues, so the check above can tell them apart
     assert L._slack_weight(get_scheduler("magma-seeded", slack_weight=1.5)) == 1.5
     assert L._slack_weight(get_scheduler("edf-h")) == 0.4
+
+
+def test_labelled_queues_judge_accepted_sas_with_the_experts_slack_weight():
+    from relmas.scheduler import run_queue
+
+    scen, steps = _queues_and_decisions()
+    spec = EncoderSpec.from_costs(scen.costs)
+    queues = [rq for rq, *_ in steps]
+    args = {**MAGMA[1], "slack_weight": 2.0}
+    got = L.label_queues(queues, spec, MAGMA[0], args, episode_seed=4, workers=1, sa_tolerance=0.05)
+    expert = get_scheduler(MAGMA[0], **args)
+    differ = 0
+    for i, q in enumerate(queues):
+        expert.reset(L.label_seed(4, i))
+        p, s = expert.schedule(q)
+        started = ~np.isnan(run_queue(q, p, s, horizon=float(q.now) + float(q.period),
+                                      stop_at_horizon=True).start[:q.size])
+        order = encode(q, spec)[1]
+        np.testing.assert_array_equal(got[i][3], L.accepted_sas(q, p, s, started, 0.05, 2.0)[order])
+        differ += not np.array_equal(got[i][3], L.accepted_sas(q, p, s, started, 0.05, 0.4)[order])
+    assert differ > 0  # MAGMA's default weight would have labelled these queues otherwise

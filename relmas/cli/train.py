@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
                 restart_if_changed=args.restart_if_changed)
     state = "finished" if res.finished else "stopped"
     print(f"relmas train: {state} after {res.updates} updates, {res.episodes} episodes, "
-          f"{res.wall_s / 60:.1f} min wall this invocation, {res.cpu_s / 60:.1f} CPU-min in all (what "
-          f"max_minutes counts by default); best validation SLA rate {res.best_val_sla:.3f} at update "
+          f"{res.wall_s / 60:.1f} min wall, {res.cpu_s / 60:.1f} CPU-min (both over all invocations of the run; "
+          f"max_minutes counts CPU time by default); best validation SLA rate {res.best_val_sla:.3f} at update "
           f"{res.best_update}; policy: {Path(args.output) / 'best.pt'}")
     return 0
