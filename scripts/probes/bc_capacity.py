@@ -2,25 +2,29 @@
 
     python scripts/probes/bc_capacity.py [--hidden H] [--passes P] [--updates U]
                                          [--train-episodes N] [--held-episodes K] [--episodes E]
-                                         [--expert X]
+                                         [--expert X] [--permute-twins]
 
 Light / QoS-Medium, the default config's imitation settings with ``--set imitate=X --set
 bc_sa_tolerance=0``: E expert-driven training episodes (training seed 0's first E imitation seeds,
-from the label cache ``outputs/cache/labels`` or computed in this process), behaviour cloning alone
-(``Learner.bc_update``, batches of the config's size drawn uniformly from the first N episodes'
-states, cut at ``max_seq`` SJs as the training loop stores them), and every 1,000 updates the SA
-accuracy on the SJs the expert's decision starts, for the last K episodes' states (held out, whole queues)
-and a quarter of the training states: ``exact`` (the expert's SA) and ``accepted`` (any SA of the
-accepted set, ``relmas.labels.accepted_sas`` at tolerance 0).
+computed in this process the first time, then read from the label cache ``outputs/cache/labels``;
+the episodes charge the decision cost of the config's network width whatever ``--hidden`` is, so
+every width fits the same labels), behaviour cloning alone (``Learner.bc_update``, batches of the
+config's size drawn uniformly from the first N episodes' states, cut at ``max_seq`` SJs as the
+training loop stores them), and every 1,000 updates the SA accuracy on the SJs the expert's decision
+starts, for the last K episodes' states (held out, whole queues) and a quarter of the training
+states: ``exact`` (the expert's SA) and ``accepted`` (any SA of the accepted set,
+``relmas.labels.accepted_sas`` at tolerance 0).
 
 ``--passes P`` (not the paper's network, a probe only) feeds the LSTM the queue P times in a row and
 reads each SJ's output from the last pass, so every SA score can depend on the SJs behind it in the
-queue; P = 1 is the paper's actor.
+queue; P = 1 is the paper's actor. ``--permute-twins`` renames SAs of the same class at random in each
+training state drawn (features, labels and accepted sets together), a data augmentation.
 """
 from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import sys
 import time
 
@@ -113,7 +117,9 @@ def main() -> None:
     torch.manual_seed(0)
     cfg, costs = scenario(argparse.Namespace(config="config/config.yaml", preset=None, system=None, table=None,
                                              layers_dir=None))
-    tc = train_config(cfg, None, [f"imitate={args.expert}", "bc_sa_tolerance=0", f"hidden={args.hidden}"])
+    # the labels are those of the config's network (its decision cost is charged in the expert's episodes);
+    # only the width of the network fitted to them changes
+    tc = train_config(cfg, None, [f"imitate={args.expert}", "bc_sa_tolerance=0"])
     wcfg = workload_config(cfg, "light")
     scen = Scenario(costs=costs, period=float(cfg["period_cycles"]["light"]),
                     make_workload=lambda s, j: wl.generate(
@@ -137,7 +143,7 @@ def main() -> None:
     held = [t for ep in res.episodes[n_ep - args.held_episodes:] for t in ep]
     print(f"expert episodes: {res.computed} computed, {res.loaded} from the cache; {len(train)} training states, "
           f"{len(held)} held out", file=sys.stderr)
-    learner = Learner(spec, tc)
+    learner = Learner(spec, dataclasses.replace(tc, hidden=args.hidden))
     learner.actor = MultiPassActor(spec.num_features, spec.num_outputs, args.hidden, args.passes)
     learner.actor_t = copy.deepcopy(learner.actor)
     learner.bc_opt = torch.optim.Adam(learner.actor.parameters(), lr=tc.imitation_lr)
