@@ -1,6 +1,6 @@
 """Probe: how well can the actor fit its expert's SA labels, on states it was not trained on?
 
-    python scripts/probes/bc_capacity.py [--hidden H] [--passes P] [--updates U]
+    python scripts/probes/bc_capacity.py [--hidden H] [--passes P] [--updates U] [--weight-decay W]
                                          [--train-episodes N] [--held-episodes K] [--episodes E]
                                          [--expert X] [--permute-twins]
 
@@ -110,6 +110,7 @@ def main() -> None:
     ap.add_argument("--held-episodes", type=int, default=2)
     ap.add_argument("--episodes", type=int, default=16, help="expert episodes in all; the held-out ones are the last")
     ap.add_argument("--expert", default="magma-multiseed")
+    ap.add_argument("--weight-decay", type=float, default=0.0, help="AdamW's decoupled weight decay (0: Adam)")
     ap.add_argument("--permute-twins", action="store_true",
                     help="each training state drawn is given a random renaming of same-class SAs")
     args = ap.parse_args()
@@ -146,7 +147,7 @@ def main() -> None:
     learner = Learner(spec, dataclasses.replace(tc, hidden=args.hidden))
     learner.actor = MultiPassActor(spec.num_features, spec.num_outputs, args.hidden, args.passes)
     learner.actor_t = copy.deepcopy(learner.actor)
-    learner.bc_opt = torch.optim.Adam(learner.actor.parameters(), lr=tc.imitation_lr)
+    learner.bc_opt = torch.optim.AdamW(learner.actor.parameters(), lr=tc.imitation_lr, weight_decay=args.weight_decay)
     F_, G = spec.num_features, spec.num_outputs
     held_b, train_b = Batch(held, F_, G, False), Batch(train[::4], F_, G, False)
     rng = np.random.default_rng(0)
