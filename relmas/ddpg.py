@@ -69,6 +69,38 @@ SEED_FLOOR = 1 << 20
 # Hyperparameters
 
 
+class SettingError(ValueError):
+    """A training setting is invalid; ``setting`` names it (``hidden``, ``reward.alpha``)."""
+
+    def __init__(self, setting: str, message: str):
+        self.setting = setting
+        self.message = message
+        super().__init__(message)
+
+
+_TYPE_WORDS = {int: "an integer", float: "a number", str: "a string", bool: "true or false", dict: "a mapping"}
+
+
+def _check_type(name: str, annotation: str, value: Any) -> None:
+    """Refuse ``value`` unless it has the type ``annotation`` (a string such as ``"int | None"``) names.
+
+    An int is a valid float; a bool is not a number (YAML reads ``yes`` as true).
+    """
+    kinds = {"int": int, "float": float, "str": str, "bool": bool, "None": type(None)}
+    allowed = [kinds[a.strip()] for a in annotation.split("|") if a.strip() in kinds]
+    if annotation.startswith("dict"):
+        allowed = [dict]
+    if not allowed:
+        return
+    ok = any(isinstance(value, t) and not (t in (int, float) and isinstance(value, bool)) for t in allowed) or (
+        float in allowed and isinstance(value, int) and not isinstance(value, bool))
+    if isinstance(value, float) and float in allowed and not math.isfinite(value):
+        ok = False
+    if not ok:
+        words = " or ".join("null" if t is type(None) else _TYPE_WORDS[t] for t in allowed)
+        raise SettingError(name, f"{name} must be {words}, got {value!r}")
+
+
 @dataclass
 class TrainConfig:
     """Every hyperparameter of a training run (the ``train:`` section of config.yaml).
@@ -187,38 +219,51 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if isinstance(self.reward, dict):
             self.reward = RewardConfig(**self.reward)
+        if not isinstance(self.reward, RewardConfig):
+            raise SettingError("reward", f"reward must be a mapping of coefficients, got {self.reward!r}")
+        for f in fields(self):  # YAML gives any scalar: check each setting's type before comparing it
+            _check_type(f.name, f.type, getattr(self, f.name))
+        for f in fields(self.reward):
+            _check_type(f"reward.{f.name}", f.type, getattr(self.reward, f.name))
         if self.recipe not in RECIPES:
-            raise ValueError(f"unknown recipe '{self.recipe}' (known: {', '.join(RECIPES)})")
+            raise SettingError("recipe", f"unknown recipe '{self.recipe}' (known: {', '.join(RECIPES)})")
         if self.hidden < 2 or self.hidden % 2:
-            raise ValueError(f"hidden must be an even integer >= 2, got {self.hidden}")
+            raise SettingError("hidden", f"hidden must be an even integer >= 2, got {self.hidden}")
         if self.budget_clock not in ("cpu", "wall"):
-            raise ValueError("budget_clock must be cpu or wall")
+            raise SettingError("budget_clock", "budget_clock must be cpu or wall")
         if self.charge_overhead not in ("auto", "on", "off"):
-            raise ValueError("charge_overhead must be auto, on or off")
+            raise SettingError("charge_overhead", "charge_overhead must be auto, on or off")
         if self.recipe == "bc-ddpg" and not self.imitate:
-            raise ValueError("recipe bc-ddpg needs an expert: set imitate (e.g. edf-h)")
+            raise SettingError("imitate", "recipe bc-ddpg needs an expert: set imitate (e.g. edf-h)")
         if (self.imitation_updates > 0 or self.bc_weight > 0) and not self.imitate:
-            raise ValueError("imitation_updates and bc_weight need an expert: set imitate (e.g. edf-h)")
-        for f in fields(self):  # YAML gives any scalar; a switch must be a real boolean, not a truthy string
-            if f.type == "bool" and not isinstance(getattr(self, f.name), bool):
-                raise ValueError(f"{f.name} must be true or false, got {getattr(self, f.name)!r}")
-        if self.bc_start_weight < 0:
-            raise ValueError("bc_start_weight must be >= 0")
-        if self.bc_sa_tolerance is not None and (isinstance(self.bc_sa_tolerance, bool) or not isinstance(
-                self.bc_sa_tolerance, (int, float)) or not self.bc_sa_tolerance >= 0):
-            raise ValueError(f"bc_sa_tolerance must be null or a number >= 0, got {self.bc_sa_tolerance!r}")
-        if self.expert_episodes < 0 or self.label_workers < 0:
-            raise ValueError("expert_episodes and label_workers must be >= 0")
-        if self.actor_ema is not None and (isinstance(self.actor_ema, bool) or not isinstance(
-                self.actor_ema, (int, float)) or not 0 < self.actor_ema < 1):
-            raise ValueError(f"actor_ema must be null or a decay in (0, 1), got {self.actor_ema!r}")
+            raise SettingError("imitate", "imitation_updates and bc_weight need an expert: set imitate (e.g. edf-h)")
+        for name in ("bc_start_weight", "expert_episodes", "label_workers", "imitation_updates", "rl_updates",
+                     "critic_warmup_updates", "learning_starts", "bc_weight", "exploration_noise",
+                     "checkpoint_every_s"):
+            if getattr(self, name) < 0:
+                raise SettingError(name, f"{name} must be >= 0, got {getattr(self, name)!r}")
+        for name in ("actor_lr", "critic_lr", "imitation_lr", "updates_per_step", "imitation_updates_per_step",
+                     "grad_clip", "reward_scale", "sa_temperature", "prio_temperature"):
+            if not getattr(self, name) > 0:
+                raise SettingError(name, f"{name} must be > 0, got {getattr(self, name)!r}")
+        if self.max_minutes is not None and not self.max_minutes > 0:
+            raise SettingError("max_minutes", f"max_minutes must be null or > 0, got {self.max_minutes!r}")
+        if self.bc_sa_tolerance is not None and not self.bc_sa_tolerance >= 0:
+            raise SettingError("bc_sa_tolerance",
+                               f"bc_sa_tolerance must be null or a number >= 0, got {self.bc_sa_tolerance!r}")
+        if self.actor_ema is not None and not 0 < self.actor_ema < 1:
+            raise SettingError("actor_ema", f"actor_ema must be null or a decay in (0, 1), got {self.actor_ema!r}")
         if self.dagger_seed_learner and not self.dagger:
-            raise ValueError("dagger_seed_learner seeds the expert's search in DAgger rounds: it needs dagger: true")
-        for name in ("batch_size", "buffer_size", "val_seeds", "val_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1")
-        if not 0 < self.tau <= 1 or not 0 <= self.gamma < 1:
-            raise ValueError("need 0 < tau <= 1 and 0 <= gamma < 1")
+            raise SettingError("dagger_seed_learner",
+                               "dagger_seed_learner seeds the expert's search in DAgger rounds: it needs dagger: true")
+        for name in ("batch_size", "buffer_size", "val_seeds", "val_every", "threads", "max_seq", "val_jobs",
+                     "episode_jobs"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise SettingError(name, f"{name} must be >= 1, got {getattr(self, name)!r}")
+        if not 0 < self.tau <= 1:
+            raise SettingError("tau", f"need 0 < tau <= 1, got {self.tau!r}")
+        if not 0 <= self.gamma < 1:
+            raise SettingError("gamma", f"need 0 <= gamma < 1, got {self.gamma!r}")
 
     @property
     def total_updates(self) -> int:
@@ -245,8 +290,8 @@ class TrainConfig:
                     raise InputError(where, f"reward.{k}", f"unknown reward setting (known: {', '.join(sorted(rk))})")
         try:
             return cls(**d)
-        except (TypeError, ValueError) as exc:
-            raise InputError(where, "", str(exc)) from None
+        except SettingError as exc:
+            raise InputError(where, exc.setting, exc.message) from None
 
 
 # --------------------------------------------------------------------------- #
@@ -442,13 +487,16 @@ def bc_loss(out: torch.Tensor, prio: torch.Tensor, sa: torch.Tensor, mask: torch
         hit = (logits.argmax(-1) == sa)
         acc = hit[mask].float().mean().item()
         info = {"bc_sa_ce": ce.item(), "bc_rank": rank.item(), "bc_sa_acc": acc}
+        ok = None
         if sa_ok is not None:  # the argmax among the accepted SAs
-            pick = logits.argmax(-1, keepdim=True)
-            info["bc_sa_ok_acc"] = sa_ok.gather(-1, pick)[..., 0][mask].float().mean().item()
+            ok = sa_ok.gather(-1, logits.argmax(-1, keepdim=True))[..., 0]
+            info["bc_sa_ok_acc"] = ok[mask].float().mean().item()
         if weight is not None:
             focus = mask & (weight > 1.0)
             if focus.any():
                 info["bc_sa_acc_starts"] = hit[focus].float().mean().item()
+                if ok is not None:
+                    info["bc_sa_ok_acc_starts"] = ok[focus].float().mean().item()
     return ce + rank, info
 
 
@@ -676,8 +724,8 @@ def derived_seeds(seed: int, stream: int, n: int) -> list[int]:
 
 
 CSV_FIELDS = ["update", "phase", "episode", "env_steps", "episode_reward", "episode_sla", "val_sla", "best_val_sla",
-              "actor_loss", "critic_loss", "bc_loss", "bc_sa_acc", "bc_sa_acc_starts", "q_mean", "wall_s",
-              "cpu_s"]
+              "actor_loss", "critic_loss", "bc_loss", "bc_sa_acc", "bc_sa_acc_starts", "bc_sa_ok_acc",
+              "bc_sa_ok_acc_starts", "q_mean", "wall_s", "cpu_s"]
 
 
 class _Log:
@@ -1114,7 +1162,8 @@ def train(cfg: TrainConfig, scen: Scenario, out_dir: str | Path, seed: int = 0, 
             row: dict[str, Any] = {"update": n_updates(), "phase": ph0, "episode": st["episode"],
                                    "env_steps": st["env_steps"], "episode_reward": ep_reward,
                                    "episode_sla": ep_sla}
-            for key in ("actor_loss", "critic_loss", "bc_loss", "bc_sa_acc", "bc_sa_acc_starts", "q_mean"):
+            for key in ("actor_loss", "critic_loss", "bc_loss", "bc_sa_acc", "bc_sa_acc_starts", "bc_sa_ok_acc",
+                        "bc_sa_ok_acc_starts", "q_mean"):
                 vals = [s[key] for s in stats if key in s]
                 row[key] = float(np.mean(vals)) if vals else None
             done_now = phase() == "done"

@@ -17,7 +17,7 @@ from characterize.errors import InputError
 from relmas.checkpoint import load_checkpoint
 from relmas.cli.bench_policy import synthetic_costs, synthetic_workload
 from relmas.cli.train import train_config
-from relmas.ddpg import (SEED_FLOOR, Batch, Learner, ReplayBuffer, Scenario, TrainConfig, Transition, bc_loss,
+from relmas.ddpg import (CSV_FIELDS, SEED_FLOOR, Batch, Learner, ReplayBuffer, Scenario, TrainConfig, Transition, bc_loss,
                          derived_seeds, expert_action, expert_targets, soft_update, train)
 from relmas.policy import EncoderSpec, encode, load_policy
 from relmas.scheduler import get_scheduler
@@ -54,6 +54,30 @@ def test_config_validation_names_the_setting():
             TrainConfig.from_dict({switch: "maybe"})
     c = TrainConfig.from_dict({"reward": {"delta": 0.02}})
     assert c.reward.delta == 0.02 and c.reward.alpha == 0.10 and c.recipe == "paper"
+
+
+@pytest.mark.parametrize("bad, field, words", [
+    ({"hidden": "abc"}, "hidden", "must be an integer, got 'abc'"),
+    ({"hidden": 63}, "hidden", "even integer"),
+    ({"batch_size": 0}, "batch_size", ">= 1"),
+    ({"max_seq": 0}, "max_seq", ">= 1"),
+    ({"actor_lr": 0}, "actor_lr", "> 0"),
+    ({"tau": 2}, "tau", "0 < tau <= 1"),
+    ({"gamma": 1.0}, "gamma", "0 <= gamma < 1"),
+    ({"max_minutes": -1}, "max_minutes", "null or > 0"),
+    ({"imitate": 3}, "imitate", "a string or null"),
+    ({"imitate_args": [1]}, "imitate_args", "a mapping"),
+    ({"bc_sa_tolerance": True}, "bc_sa_tolerance", "a number or null"),
+    ({"reward": {"alpha": "x"}}, "reward.alpha", "a number"),
+    ({"reward": 3}, "reward", "mapping"),
+])
+def test_every_bad_setting_error_names_its_field(bad, field, words):
+    """A user's --set or YAML typo reaches them as 'FILE: FIELD: what is wrong', not a bare TypeError."""
+    with pytest.raises(InputError) as e:
+        TrainConfig.from_dict(bad, "c.yaml (train)")
+    assert e.value.field == field and e.value.path == "c.yaml (train)"
+    assert words in e.value.message
+    assert TrainConfig.from_dict({"hidden": 64, "actor_lr": 1, "max_minutes": 2}).actor_lr == 1  # an int is a number
 
 
 def test_recipes_merge_over_the_train_section():
@@ -203,6 +227,15 @@ def test_bc_loss_on_accepted_sas():
     two[..., 0] = True  # a second accepted SA lowers the SA loss where it is not the expert's
     _, info2 = bc_loss(out, prio, sa, mask, 0.1, 0.1, sa_ok=two)
     assert info2["bc_sa_ce"] < plain_info["bc_sa_ce"]
+    # on the started SJs (weight > 1) the accepted-set accuracy is logged apart: it is the one that acts
+    weight = torch.ones(2, 5)
+    weight[0, :2] = 16.0
+    _, info3 = bc_loss(out, prio, sa, mask, 0.1, 0.1, weight=weight, sa_ok=two)
+    pick = out[0, :2, 1:].argmax(-1)
+    want = float(two[0, :2].gather(-1, pick[:, None]).float().mean())
+    assert info3["bc_sa_ok_acc_starts"] == pytest.approx(want)
+    assert abs(want - info3["bc_sa_ok_acc"]) > 0.05  # this draw tells the started SJs' figure from the overall one
+    assert "bc_sa_ok_acc_starts" in CSV_FIELDS and "bc_sa_ok_acc" in CSV_FIELDS
 
 
 def test_bc_update_learns_from_the_accepted_sas():
