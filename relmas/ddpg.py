@@ -124,6 +124,9 @@ class TrainConfig:
         imitate_args: keyword arguments of the expert (e.g. ``{generations: 20, population: 30}``).
         imitation_updates: behaviour-cloning updates before RL.
         imitation_lr: Adam learning rate of behaviour cloning.
+        imitation_lr_schedule: ``constant`` (the default) or ``cosine``: the BC learning rate of update t
+            is ``imitation_lr * (1 + cos(pi t / imitation_updates)) / 2``, falling to 0 at the last
+            imitation update (not in the paper; tried because validation oscillates once the fit plateaus).
         imitation_updates_per_step: BC updates per environment step while imitating.
         expert_episodes: expert-driven episodes that open the run when an expert is set (the
             first workload seeds of the training stream); computed in a process pool and cached
@@ -192,6 +195,7 @@ class TrainConfig:
     imitate_args: dict[str, Any] = field(default_factory=dict)
     imitation_updates: int = 0
     imitation_lr: float = 1e-3
+    imitation_lr_schedule: str = "constant"
     imitation_updates_per_step: float = 2.0
     expert_episodes: int = 4
     dagger: bool = True
@@ -231,6 +235,9 @@ class TrainConfig:
             raise SettingError("hidden", f"hidden must be an even integer >= 2, got {self.hidden}")
         if self.budget_clock not in ("cpu", "wall"):
             raise SettingError("budget_clock", "budget_clock must be cpu or wall")
+        if self.imitation_lr_schedule not in ("constant", "cosine"):
+            raise SettingError("imitation_lr_schedule", "imitation_lr_schedule must be constant or cosine, "
+                               f"got {self.imitation_lr_schedule!r}")
         if self.charge_overhead not in ("auto", "on", "off"):
             raise SettingError("charge_overhead", "charge_overhead must be auto, on or off")
         if self.recipe == "bc-ddpg" and not self.imitate:
@@ -589,8 +596,21 @@ class Learner:
             nn.utils.clip_grad_norm_(params, self.cfg.grad_clip)
         opt.step()
 
-    def bc_update(self, b: Batch) -> dict[str, float]:
-        """One behaviour-cloning step of the actor on expert labels."""
+    def bc_lr(self, t: int) -> float:
+        """The BC learning rate of imitation update ``t`` (0-based) under ``imitation_lr_schedule``.
+
+        A function of the update count, not a torch LR scheduler with state of its own, so that a
+        resumed run (whose count is in ``last.pt``) continues the same schedule.
+        """
+        cfg = self.cfg
+        if cfg.imitation_lr_schedule == "constant" or cfg.imitation_updates <= 0:
+            return cfg.imitation_lr
+        return cfg.imitation_lr * 0.5 * (1.0 + math.cos(math.pi * min(t, cfg.imitation_updates) / cfg.imitation_updates))
+
+    def bc_update(self, b: Batch, t: int = 0) -> dict[str, float]:
+        """One behaviour-cloning step of the actor on expert labels (``t``: imitation updates done before)."""
+        for group in self.bc_opt.param_groups:
+            group["lr"] = self.bc_lr(t)
         out = self.actor(b.x, b.lx)[:, 1:]
         loss, info = bc_loss(out, b.prio, b.sa, b.mask, self.cfg.prio_temperature, self.cfg.sa_temperature,
                              b.sj_weights(self.cfg.bc_start_weight), b.sa_ok)
@@ -1021,7 +1041,7 @@ def train(cfg: TrainConfig, scen: Scenario, out_dir: str | Path, seed: int = 0, 
                 if len(lab) == 0:
                     break
                 stats.append(learner.bc_update(Batch(buf.sample(rng, cfg.batch_size, lab),
-                                                     spec.num_features, spec.num_outputs, False)))
+                                                     spec.num_features, spec.num_outputs, False), st["bc_updates"]))
                 st["bc_updates"] += 1
                 bar.update(1)
         elif ph == "critic-warmup":

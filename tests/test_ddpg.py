@@ -355,6 +355,42 @@ def test_training_with_actor_ema_keeps_the_average_and_resumes_exactly(tmp_path,
         assert all(torch.equal(pa[k], pb[k]) for k in pa)
 
 
+def test_imitation_lr_schedule_cosine_falls_to_zero_over_the_imitation_updates():
+    spec = EncoderSpec(4, ("a", "b"), (3, 3))
+    flat = Learner(spec, TrainConfig(hidden=8, imitation_lr=2e-3))
+    cos = Learner(spec, TrainConfig(hidden=8, imitation_lr=2e-3, imitation_updates=100, imitate="edf-h",
+                                    imitation_lr_schedule="cosine"))
+    assert [flat.bc_lr(t) for t in (0, 50, 100)] == [2e-3] * 3
+    assert [cos.bc_lr(t) for t in (0, 25, 50, 100, 150)] == pytest.approx(
+        [2e-3, 2e-3 * (1 + 0.5 ** 0.5) / 2, 1e-3, 0.0, 0.0])
+    rng = np.random.default_rng(4)
+    items = [_transition(rng, 4), _transition(rng, 3)]
+    before = [p.detach().clone() for p in cos.actor.parameters()]
+    cos.bc_update(Batch(items, 12, 5, False), t=100)  # the last step's rate is 0: Adam moves nothing
+    assert cos.bc_opt.param_groups[0]["lr"] == 0.0
+    assert all(torch.equal(p, q) for p, q in zip(before, cos.actor.parameters()))
+    cos.bc_update(Batch(items, 12, 5, False), t=50)
+    assert cos.bc_opt.param_groups[0]["lr"] == pytest.approx(1e-3)
+    assert not all(torch.equal(p, q) for p, q in zip(before, cos.actor.parameters()))
+    with pytest.raises(InputError) as e:
+        TrainConfig.from_dict({"imitation_lr_schedule": "linear"})
+    assert e.value.field == "imitation_lr_schedule" and "constant or cosine" in e.value.message
+
+
+def test_training_with_a_cosine_schedule_resumes_exactly(tmp_path):
+    """The rate is a function of the BC update count in last.pt, so a cut run continues the same schedule."""
+    cfg = TrainConfig(**{**TINY, "imitation_lr_schedule": "cosine", "expert_episodes": 1})
+    assert train(cfg, scenario(jobs=8), tmp_path / "a", seed=3, progress=False).finished
+    assert not train(cfg, scenario(jobs=8), tmp_path / "b", seed=3, progress=False, stop_after_updates=7).finished
+    assert train(cfg, scenario(jobs=8), tmp_path / "b", seed=3, progress=False).finished
+    flat = train(TrainConfig(**{**TINY, "expert_episodes": 1}), scenario(jobs=8), tmp_path / "c", seed=3,
+                 progress=False)
+    assert flat.finished
+    pa, pb, pc = (load_checkpoint(tmp_path / d / "last.pt")["policy"]["actor"] for d in "abc")
+    assert all(torch.equal(pa[k], pb[k]) for k in pa)
+    assert not all(torch.equal(pa[k], pc[k]) for k in pa)  # the schedule changed the training
+
+
 def test_stored_states_cover_the_sjs_the_expert_starts(tmp_path):
     cfg = TrainConfig(**{**TINY, "max_seq": 2, "seq_cover_starts": True, "bc_start_weight": 2.0})
     train(cfg, scenario(jobs=8), tmp_path, seed=0, progress=False, stop_after_updates=14)
