@@ -87,10 +87,33 @@ def train_config(cfg: dict[str, Any], recipe: str | None, overrides: list[str]) 
     return TrainConfig.from_dict(merged, where)
 
 
-def run(args: argparse.Namespace) -> int:
+def training_scenario(cfg: dict[str, Any], costs: Any, workload: str, qos: str,
+                      policy_table: str | Path | None) -> Any:
+    """The :class:`relmas.ddpg.Scenario` that ``relmas train`` builds for a workload set and QoS level.
+
+    Probes build theirs here too, so that their expert episodes have the training runs' cache key.
+    """
     from relmas import workload as wl
     from relmas.config import workload_config
-    from relmas.ddpg import Scenario, train
+    from relmas.ddpg import Scenario
+
+    wcfg = workload_config(cfg, workload)
+    periods = cfg.get("period_cycles") or {}
+    if workload not in periods:
+        raise InputError(cfg.get("_path", "config"), f"period_cycles.{workload}", "no scheduling period")
+
+    def make_workload(seed: int, jobs: int | None) -> Any:
+        w = wcfg if jobs is None else wcfg.model_copy(update={"jobs": int(jobs)})
+        return wl.generate(costs, w, qos, seed, name=workload)
+
+    meta = {"workload": workload, "qos": qos, "preset": cfg.get("preset"), "table": costs.table,
+            "system": costs.system, "workload_config": wcfg.model_dump(mode="json")}
+    return Scenario(costs=costs, period=float(periods[workload]), make_workload=make_workload, meta=meta,
+                    policy_table=policy_table)
+
+
+def run(args: argparse.Namespace) -> int:
+    from relmas.ddpg import train
 
     cfg, costs = scenario(args)
     tcfg = train_config(cfg, args.recipe, args.set)
@@ -98,20 +121,7 @@ def run(args: argparse.Namespace) -> int:
         if args.label_workers < 0:
             raise InputError("--label-workers", "", "must be >= 0")
         tcfg.label_workers = int(args.label_workers)
-    wcfg = workload_config(cfg, args.workload)
-    periods = cfg.get("period_cycles") or {}
-    if args.workload not in periods:
-        raise InputError(cfg.get("_path", "config"), f"period_cycles.{args.workload}", "no scheduling period")
-    period = float(periods[args.workload])
-
-    def make_workload(seed: int, jobs: int | None) -> Any:
-        w = wcfg if jobs is None else wcfg.model_copy(update={"jobs": int(jobs)})
-        return wl.generate(costs, w, args.qos, seed, name=args.workload)
-
-    meta = {"workload": args.workload, "qos": args.qos, "preset": cfg.get("preset"), "table": costs.table,
-            "system": costs.system, "workload_config": wcfg.model_dump(mode="json")}
-    scen = Scenario(costs=costs, period=period, make_workload=make_workload, meta=meta,
-                    policy_table=args.policy_table)
+    scen = training_scenario(cfg, costs, args.workload, args.qos, args.policy_table)
     res = train(tcfg, scen, args.output, seed=args.seed, progress=not args.no_progress, label_cache=args.label_cache,
                 restart_if_changed=args.restart_if_changed)
     state = "finished" if res.finished else "stopped"

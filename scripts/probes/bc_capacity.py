@@ -31,11 +31,9 @@ import time
 import numpy as np
 import torch
 
-from relmas import workload as wl
 from relmas.cli.common import scenario
-from relmas.cli.train import train_config
-from relmas.config import workload_config
-from relmas.ddpg import Batch, Learner, Scenario, Transition, _overhead_cost, derived_seeds
+from relmas.cli.train import train_config, training_scenario
+from relmas.ddpg import Batch, Learner, Transition, _overhead_cost, derived_seeds
 from relmas.labels import expert_episodes
 from relmas.policy import Actor, EncoderSpec
 
@@ -121,12 +119,8 @@ def main() -> None:
     # the labels are those of the config's network (its decision cost is charged in the expert's episodes);
     # only the width of the network fitted to them changes
     tc = train_config(cfg, None, [f"imitate={args.expert}", "bc_sa_tolerance=0"])
-    wcfg = workload_config(cfg, "light")
-    scen = Scenario(costs=costs, period=float(cfg["period_cycles"]["light"]),
-                    make_workload=lambda s, j: wl.generate(
-                        costs, wcfg if j is None else wcfg.model_copy(update={"jobs": int(j)}), "medium", s,
-                        name="light"),
-                    policy_table="outputs/tables/policy.csv")
+    # relmas train's own scenario: the expert episodes then have the cache key of training seed 0's
+    scen = training_scenario(cfg, costs, "light", "medium", "outputs/tables/policy.csv")
     spec = EncoderSpec.from_costs(costs)
     n_ep = args.episodes
     if args.train_episodes + args.held_episodes > n_ep:
