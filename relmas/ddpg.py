@@ -81,11 +81,21 @@ class SettingError(ValueError):
 _TYPE_WORDS = {int: "an integer", float: "a number", str: "a string", bool: "true or false", dict: "a mapping"}
 
 
-def _check_type(name: str, annotation: str, value: Any) -> None:
-    """Refuse ``value`` unless it has the type ``annotation`` (a string such as ``"int | None"``) names.
+def _check_type(name: str, annotation: str, value: Any) -> Any:
+    """``value`` if it has the type ``annotation`` (a string such as ``"int | None"``) names, else an error.
 
-    An int is a valid float; a bool is not a number (YAML reads ``yes`` as true).
+    An int is a valid float; a bool is not a number (YAML reads ``yes`` as true). A string that reads as a
+    finite number is taken as that float where a float is expected: PyYAML follows YAML 1.1, which reads
+    ``1e-3`` (no dot) as text, and users write learning rates that way.
     """
+    if isinstance(value, str) and "float" in annotation:
+        try:
+            number = float(value)
+        except ValueError:
+            pass
+        else:
+            if math.isfinite(number):
+                return number
     kinds = {"int": int, "float": float, "str": str, "bool": bool, "None": type(None)}
     allowed = [kinds[a.strip()] for a in annotation.split("|") if a.strip() in kinds]
     if annotation.startswith("dict"):
@@ -99,6 +109,7 @@ def _check_type(name: str, annotation: str, value: Any) -> None:
     if not ok:
         words = " or ".join("null" if t is type(None) else _TYPE_WORDS[t] for t in allowed)
         raise SettingError(name, f"{name} must be {words}, got {value!r}")
+    return value
 
 
 @dataclass
@@ -125,8 +136,8 @@ class TrainConfig:
         imitation_updates: behaviour-cloning updates before RL.
         imitation_lr: Adam learning rate of behaviour cloning.
         imitation_lr_schedule: ``constant`` (the default) or ``cosine``: the BC learning rate of update t
-            is ``imitation_lr * (1 + cos(pi t / imitation_updates)) / 2``, falling to 0 at the last
-            imitation update (not in the paper; tried because validation oscillates once the fit plateaus).
+            (0-based) is ``imitation_lr * (1 + cos(pi t / imitation_updates)) / 2``, falling towards 0 over
+            the imitation updates (not in the paper; tried because validation oscillates once the fit plateaus).
         imitation_updates_per_step: BC updates per environment step while imitating.
         expert_episodes: expert-driven episodes that open the run when an expert is set (the
             first workload seeds of the training stream); computed in a process pool and cached
@@ -225,10 +236,13 @@ class TrainConfig:
             self.reward = RewardConfig(**self.reward)
         if not isinstance(self.reward, RewardConfig):
             raise SettingError("reward", f"reward must be a mapping of coefficients, got {self.reward!r}")
+        if self.imitate_args is None:  # `imitate_args:` left empty in YAML
+            self.imitate_args = {}
         for f in fields(self):  # YAML gives any scalar: check each setting's type before comparing it
-            _check_type(f.name, f.type, getattr(self, f.name))
-        for f in fields(self.reward):
-            _check_type(f"reward.{f.name}", f.type, getattr(self.reward, f.name))
+            if f.name != "reward":
+                setattr(self, f.name, _check_type(f.name, f.type, getattr(self, f.name)))
+        self.reward = RewardConfig(**{f.name: _check_type(f"reward.{f.name}", f.type, getattr(self.reward, f.name))
+                                      for f in fields(self.reward)})
         if self.recipe not in RECIPES:
             raise SettingError("recipe", f"unknown recipe '{self.recipe}' (known: {', '.join(RECIPES)})")
         if self.hidden < 2 or self.hidden % 2:
@@ -246,11 +260,11 @@ class TrainConfig:
             raise SettingError("imitate", "imitation_updates and bc_weight need an expert: set imitate (e.g. edf-h)")
         for name in ("bc_start_weight", "expert_episodes", "label_workers", "imitation_updates", "rl_updates",
                      "critic_warmup_updates", "learning_starts", "bc_weight", "exploration_noise",
-                     "checkpoint_every_s"):
+                     "checkpoint_every_s", "grad_clip"):
             if getattr(self, name) < 0:
                 raise SettingError(name, f"{name} must be >= 0, got {getattr(self, name)!r}")
         for name in ("actor_lr", "critic_lr", "imitation_lr", "updates_per_step", "imitation_updates_per_step",
-                     "grad_clip", "reward_scale", "sa_temperature", "prio_temperature"):
+                     "reward_scale", "sa_temperature", "prio_temperature"):
             if not getattr(self, name) > 0:
                 raise SettingError(name, f"{name} must be > 0, got {getattr(self, name)!r}")
         if self.max_minutes is not None and not self.max_minutes > 0:
@@ -905,7 +919,7 @@ def train(cfg: TrainConfig, scen: Scenario, out_dir: str | Path, seed: int = 0, 
                          f"{expert.population - expert.free_slots} seeded individuals (dagger_seed_learner)")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(max(1, int(cfg.threads)))
+    torch.set_num_threads(int(cfg.threads))
     spec = EncoderSpec.from_costs(scen.costs)
     M = spec.num_sas
     run_meta = {"seed": int(seed), "config": cfg.to_dict(), "encoder": spec.to_dict(), "period": float(scen.period),

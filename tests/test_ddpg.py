@@ -77,7 +77,21 @@ def test_every_bad_setting_error_names_its_field(bad, field, words):
         TrainConfig.from_dict(bad, "c.yaml (train)")
     assert e.value.field == field and e.value.path == "c.yaml (train)"
     assert words in e.value.message
-    assert TrainConfig.from_dict({"hidden": 64, "actor_lr": 1, "max_minutes": 2}).actor_lr == 1  # an int is a number
+
+
+def test_settings_take_what_yaml_gives_for_valid_values():
+    c = TrainConfig.from_dict({"hidden": 64, "actor_lr": 1, "max_minutes": 2})  # an int is a number
+    assert c.actor_lr == 1
+    # PyYAML (YAML 1.1) reads 1e-3 without a dot as text: where a number is meant it is that number
+    import yaml
+    raw = yaml.safe_load("actor_lr: 1e-3\nreward: {alpha: 2e-1}\nimitate_args:\ngrad_clip: 0\nmax_seq: null")
+    assert raw["actor_lr"] == "1e-3" and raw["imitate_args"] is None
+    c = TrainConfig.from_dict(raw)
+    assert c.actor_lr == 1e-3 and isinstance(c.actor_lr, float) and c.reward.alpha == 0.2
+    assert c.imitate_args == {} and c.grad_clip == 0 and c.max_seq is None  # grad_clip 0: no clipping
+    for bad in ("fast", "nan", "1e999"):
+        with pytest.raises(InputError, match="actor_lr must be a number"):
+            TrainConfig.from_dict({"actor_lr": bad})
 
 
 def test_recipes_merge_over_the_train_section():
@@ -366,7 +380,7 @@ def test_imitation_lr_schedule_cosine_falls_to_zero_over_the_imitation_updates()
     rng = np.random.default_rng(4)
     items = [_transition(rng, 4), _transition(rng, 3)]
     before = [p.detach().clone() for p in cos.actor.parameters()]
-    cos.bc_update(Batch(items, 12, 5, False), t=100)  # the last step's rate is 0: Adam moves nothing
+    cos.bc_update(Batch(items, 12, 5, False), t=100)  # at t = imitation_updates the rate is 0: Adam moves nothing
     assert cos.bc_opt.param_groups[0]["lr"] == 0.0
     assert all(torch.equal(p, q) for p, q in zip(before, cos.actor.parameters()))
     cos.bc_update(Batch(items, 12, 5, False), t=50)
@@ -381,7 +395,9 @@ def test_training_with_a_cosine_schedule_resumes_exactly(tmp_path):
     """The rate is a function of the BC update count in last.pt, so a cut run continues the same schedule."""
     cfg = TrainConfig(**{**TINY, "imitation_lr_schedule": "cosine", "expert_episodes": 1})
     assert train(cfg, scenario(jobs=8), tmp_path / "a", seed=3, progress=False).finished
-    assert not train(cfg, scenario(jobs=8), tmp_path / "b", seed=3, progress=False, stop_after_updates=7).finished
+    assert not train(cfg, scenario(jobs=8), tmp_path / "b", seed=3, progress=False, stop_after_updates=10).finished
+    # the cut run kept a checkpoint past the first BC updates, so the resumed run starts mid-schedule
+    assert 0 < load_checkpoint(tmp_path / "b" / "last.pt")["state"]["bc_updates"] < cfg.imitation_updates
     assert train(cfg, scenario(jobs=8), tmp_path / "b", seed=3, progress=False).finished
     flat = train(TrainConfig(**{**TINY, "expert_episodes": 1}), scenario(jobs=8), tmp_path / "c", seed=3,
                  progress=False)

@@ -138,7 +138,8 @@ def main() -> None:
     held = [t for ep in res.episodes[n_ep - args.held_episodes:] for t in ep]
     print(f"expert episodes: {res.computed} computed, {res.loaded} from the cache; {len(train)} training states, "
           f"{len(held)} held out", file=sys.stderr)
-    learner = Learner(spec, dataclasses.replace(tc, hidden=args.hidden))
+    # the config's imitation_lr_schedule, if any, spans the probe's updates
+    learner = Learner(spec, dataclasses.replace(tc, hidden=args.hidden, imitation_updates=args.updates))
     learner.actor = MultiPassActor(spec.num_features, spec.num_outputs, args.hidden, args.passes)
     learner.actor_t = copy.deepcopy(learner.actor)
     learner.bc_opt = torch.optim.AdamW(learner.actor.parameters(), lr=tc.imitation_lr, weight_decay=args.weight_decay)
@@ -151,7 +152,7 @@ def main() -> None:
         items = [train[i] for i in rng.integers(0, len(train), tc.batch_size)]
         if args.permute_twins:
             items = [permuted(t, perms[j]) for t, j in zip(items, rng.integers(0, len(perms), len(items)))]
-        learner.bc_update(Batch(items, F_, G, False))
+        learner.bc_update(Batch(items, F_, G, False), u - 1)
         if u % 1000 == 0:
             he, ha = sa_accuracy(learner.actor, held_b)
             te, ta = sa_accuracy(learner.actor, train_b)
