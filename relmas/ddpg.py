@@ -100,8 +100,8 @@ def _check_type(name: str, annotation: str, value: Any) -> Any:
     allowed = [kinds[a.strip()] for a in annotation.split("|") if a.strip() in kinds]
     if annotation.startswith("dict"):
         allowed = [dict]
-    if not allowed:
-        return
+    if not allowed:  # a type this check does not know (a nested dataclass): left to its own checks
+        return value
     ok = any(isinstance(value, t) and not (t in (int, float) and isinstance(value, bool)) for t in allowed) or (
         float in allowed and isinstance(value, int) and not isinstance(value, bool))
     if isinstance(value, float) and float in allowed and not math.isfinite(value):
