@@ -79,6 +79,7 @@ class SettingError(ValueError):
 
 
 _TYPE_WORDS = {int: "an integer", float: "a number", str: "a string", bool: "true or false", dict: "a mapping"}
+_TYPE_NAMES = {"int": int, "float": float, "str": str, "bool": bool, "None": type(None)}
 
 
 def _check_type(name: str, annotation: str, value: Any) -> Any:
@@ -96,8 +97,7 @@ def _check_type(name: str, annotation: str, value: Any) -> Any:
         else:
             if math.isfinite(number):
                 return number
-    kinds = {"int": int, "float": float, "str": str, "bool": bool, "None": type(None)}
-    allowed = [kinds[a.strip()] for a in annotation.split("|") if a.strip() in kinds]
+    allowed = [_TYPE_NAMES[a.strip()] for a in annotation.split("|") if a.strip() in _TYPE_NAMES]
     if annotation.startswith("dict"):
         allowed = [dict]
     if not allowed:  # a type this check does not know (a nested dataclass): left to its own checks
@@ -619,7 +619,8 @@ class Learner:
         cfg = self.cfg
         if cfg.imitation_lr_schedule == "constant" or cfg.imitation_updates <= 0:
             return cfg.imitation_lr
-        return cfg.imitation_lr * 0.5 * (1.0 + math.cos(math.pi * min(t, cfg.imitation_updates) / cfg.imitation_updates))
+        done = min(t, cfg.imitation_updates) / cfg.imitation_updates
+        return cfg.imitation_lr * 0.5 * (1.0 + math.cos(math.pi * done))
 
     def bc_update(self, b: Batch, t: int = 0) -> dict[str, float]:
         """One behaviour-cloning step of the actor on expert labels (``t``: imitation updates done before)."""
@@ -757,9 +758,11 @@ def derived_seeds(seed: int, stream: int, n: int) -> list[int]:
     return [int(s) for s in rng.integers(SEED_FLOOR, 2**31 - 1, size=n)]
 
 
+#: update statistics, each logged as its mean over the episode's updates
+UPDATE_STATS = ("actor_loss", "critic_loss", "bc_loss", "bc_sa_acc", "bc_sa_acc_starts", "bc_sa_ok_acc",
+                "bc_sa_ok_acc_starts", "q_mean")
 CSV_FIELDS = ["update", "phase", "episode", "env_steps", "episode_reward", "episode_sla", "val_sla", "best_val_sla",
-              "actor_loss", "critic_loss", "bc_loss", "bc_sa_acc", "bc_sa_acc_starts", "bc_sa_ok_acc",
-              "bc_sa_ok_acc_starts", "q_mean", "wall_s", "cpu_s"]
+              *UPDATE_STATS, "wall_s", "cpu_s"]
 
 
 class _Log:
@@ -1196,8 +1199,7 @@ def train(cfg: TrainConfig, scen: Scenario, out_dir: str | Path, seed: int = 0, 
             row: dict[str, Any] = {"update": n_updates(), "phase": ph0, "episode": st["episode"],
                                    "env_steps": st["env_steps"], "episode_reward": ep_reward,
                                    "episode_sla": ep_sla}
-            for key in ("actor_loss", "critic_loss", "bc_loss", "bc_sa_acc", "bc_sa_acc_starts", "bc_sa_ok_acc",
-                        "bc_sa_ok_acc_starts", "q_mean"):
+            for key in UPDATE_STATS:
                 vals = [s[key] for s in stats if key in s]
                 row[key] = float(np.mean(vals)) if vals else None
             done_now = phase() == "done"

@@ -17,8 +17,8 @@ from characterize.errors import InputError
 from relmas.checkpoint import load_checkpoint
 from relmas.cli.bench_policy import synthetic_costs, synthetic_workload
 from relmas.cli.train import train_config
-from relmas.ddpg import (CSV_FIELDS, SEED_FLOOR, Batch, Learner, ReplayBuffer, Scenario, TrainConfig, Transition, bc_loss,
-                         derived_seeds, expert_action, expert_targets, soft_update, train)
+from relmas.ddpg import (CSV_FIELDS, SEED_FLOOR, Batch, Learner, ReplayBuffer, Scenario, TrainConfig, Transition,
+                         bc_loss, derived_seeds, expert_action, expert_targets, soft_update, train)
 from relmas.policy import EncoderSpec, encode, load_policy
 from relmas.scheduler import get_scheduler
 from relmas.sim.simulator import Simulator
