@@ -1,20 +1,25 @@
 """Probe: improve a policy's decisions by simulated lookahead (one-step rollout), then try to teach it them.
 
     python scripts/probes/rollout_improvement.py evaluate POLICY [--blind] [--horizon H] [--alts A] [--seeds LO-HI]
+                                                          [--workers W]
     python scripts/probes/rollout_improvement.py collect POLICY DIR [--blind] [--episodes N] [--horizon H] [--alts A]
+                                                         [--workers W]
     python scripts/probes/rollout_improvement.py finetune POLICY DIR OUT [--steps S] [--lr LR] [--frac-changed F]
-                                                                       [--kl K]
+                                                          [--w-change C] [--kl K] [--maxlen L] [--seed S]
 
 Light / QoS-Medium, the policy's decision charge paid throughout. At every decision the policy decides;
 the candidates are its decision and, for each SJ that decision starts within the period, the same decision
 with that SJ moved to each of its next ``A`` best SAs by the policy's own scores. Each candidate is
-simulated ``H`` periods ahead on a copy of the simulator, the policy deciding (and paying its charge) after
-the first period; its score is hits minus misses, over that window, of the jobs that had arrived by the
-decision. The best candidate is executed (ties: the policy's own). This is Bertsekas' rollout algorithm
-with the policy as its base policy: a policy improvement step computed by simulation.
+simulated ``H`` decisions ahead (each at least one period; empty-queue periods are simulated in between)
+on a copy of the simulator, the policy deciding (and paying its charge) after the first; its score is hits
+minus misses, over that window, of the jobs that had arrived by the decision (jobs still unresolved at the
+window's end do not count). The best candidate is executed (ties: the policy's own). This is a one-step,
+truncated form of Bertsekas' rollout algorithm with the policy as its base policy; with the truncation it
+has no guarantee of improving on it. The search's own cost is not charged: the simulated system pays one
+policy decision per decision.
 
 The copies see the workload's real later arrivals unless ``--blind``, which hides every job that has not
-arrived at the decision (the rollout then knows only what a scheduler could know).
+arrived at the decision (the copies still model the system exactly: costs, contention, overhead).
 
 ``evaluate`` prints the SLA rate of the policy and of its rollout-improved version per evaluation seed.
 ``collect`` drives ``N`` training-stream workloads (seeds 2^20 + 500 + k, never evaluated) with the
@@ -23,8 +28,8 @@ which SJs start (``DIR/<seed>.npz``). ``finetune`` trains the policy on them (Ad
 cross-entropy of softmax(u / 0.1) towards the improved SA on the started SJs (``--w-change`` times the
 weight where it differs from the policy's), ``--kl`` times the KL divergence from the original policy's
 SA distribution on every SJ, and 10 times the squared change of the priority output (the priorities are
-kept), over batches of 32 states of which ``--frac-changed`` hold a changed SA; queues cut at ``--maxlen``
-SJs.
+kept), over batches of 32 states of which ``--frac-changed`` hold a changed SA within the first ``--maxlen``
+SJs (queues are cut there).
 
 Not part of the toolkit: a lookahead decision costs tens to hundreds of policy decisions (it is not a
 policy), and the simulator copies use its private state.
@@ -145,10 +150,11 @@ def _collect_one(args):
     xs = [r[0] for r in recs]
     ptr = np.zeros(len(recs) + 1, np.int64)
     ptr[1:] = np.cumsum([len(r[1]) for r in recs])
-    tmp = Path(out).with_suffix(".tmp.npz")
-    np.savez(tmp, x=np.concatenate(xs), target=np.concatenate([r[1] for r in recs]),
-             base=np.concatenate([r[2] for r in recs]), started=np.concatenate([r[3] for r in recs]),
-             gain=np.array([r[4] for r in recs], np.int64), ptr=ptr)
+    tmp = Path(str(out) + ".tmp")  # not matched by finetune's *.npz
+    with open(tmp, "wb") as f:
+        np.savez(f, x=np.concatenate(xs), target=np.concatenate([r[1] for r in recs]),
+                 base=np.concatenate([r[2] for r in recs]), started=np.concatenate([r[3] for r in recs]),
+                 gain=np.array([r[4] for r in recs], np.int64), ptr=ptr)
     os.replace(tmp, out)
     return seed, len(recs), int(sum(r[4] > 0 for r in recs)), rate
 
@@ -168,8 +174,9 @@ def finetune(a: argparse.Namespace) -> None:
             s = slice(ptr[k], ptr[k + 1])
             states.append((d["x"][xo[k]:xo[k + 1]][:a.maxlen + 1].copy(), d["target"][s][:a.maxlen].copy(),
                            d["base"][s][:a.maxlen].copy(), d["started"][s][:a.maxlen].copy(), int(d["gain"][k])))
-    changed = np.array([i for i, s in enumerate(states) if s[4] > 0])
-    other = np.array([i for i, s in enumerate(states) if s[4] <= 0])
+    # changed within the cut queue (a move past --maxlen is not seen by the cut state)
+    changed = np.array([i for i, s in enumerate(states) if (s[1] != s[2]).any()])
+    other = np.array([i for i, s in enumerate(states) if not (s[1] != s[2]).any()])
     if not len(changed) or not len(other):
         sys.exit(f"{a.dir}: needs states with and without a changed SA ({len(changed)} / {len(other)})")
     print(f"{len(states)} states, {len(changed)} with a changed SA", flush=True)
@@ -199,7 +206,7 @@ def finetune(a: argparse.Namespace) -> None:
         tgt_t, w_t, valid_t = torch.from_numpy(tgt), torch.from_numpy(w), torch.from_numpy(valid)
         out = actor(x, lengths)[:, 1:]
         logp = torch.log_softmax(out[..., 1:] / 0.1, -1)
-        ce = -(logp.gather(-1, tgt_t[..., None])[..., 0] * w_t).sum() / w_t.sum()
+        ce = -(logp.gather(-1, tgt_t[..., None])[..., 0] * w_t).sum() / w_t.sum().clamp(min=1e-9)
         lref = torch.log_softmax(torch.from_numpy(ref_u) / 0.1, -1)
         kl = ((lref.exp() * (lref - logp)).sum(-1) * valid_t).sum() / valid_t.sum()
         keep_p = (((out[..., 0] - torch.from_numpy(ref_p)) ** 2) * valid_t).sum() / valid_t.sum()
