@@ -23,13 +23,15 @@ arrived at the decision (the copies still model the system exactly: costs, conte
 
 ``evaluate`` prints the SLA rate of the policy and of its rollout-improved version per evaluation seed.
 ``collect`` drives ``N`` training-stream workloads (seeds 2^20 + 500 + k, never evaluated) with the
-improved decisions and writes, per decision, the encoded queue, the policy's SAs, the improved SAs and
-which SJs start (``DIR/<seed>.npz``). ``finetune`` trains the policy on them (Adam, one torch thread):
-cross-entropy of softmax(u / 0.1) towards the improved SA on the started SJs (``--w-change`` times the
-weight where it differs from the policy's), ``--kl`` times the KL divergence from the original policy's
-SA distribution on every SJ, and 10 times the squared change of the priority output (the priorities are
-kept), over batches of 32 states of which ``--frac-changed`` hold a changed SA within the first ``--maxlen``
-SJs (queues are cut there).
+improved decisions and writes, per decision, the encoded queue, the policy's SAs, the improved SAs, which
+SJs start, and for each started SJ the tried SAs (its own and the ``A`` alternatives) whose single move
+scores its best (``ok``, a bitmask), to ``DIR/<seed>.npz``. ``finetune`` trains the policy on them (Adam,
+one torch thread): cross-entropy of softmax(u / 0.1) towards the improved SA on the started SJs
+(``--w-change`` times the weight where it differs from the policy's; with ``--target set``, -log of the
+softmax mass on the SJ's ``ok`` set, ``--w-change`` times the weight where the policy's SA is not in it),
+``--kl`` times the KL divergence from the original policy's SA distribution on every SJ, and 10 times the
+squared change of the priority output (the priorities are kept), over batches of 32 states of which
+``--frac-changed`` hold a changed SA within the first ``--maxlen`` SJs (queues are cut there).
 
 Not part of the toolkit: a lookahead decision costs tens to hundreds of policy decisions (it is not a
 policy), and the simulator copies use its private state.
@@ -119,18 +121,23 @@ def improved_episode(policy: str, seed: int, horizon: int, alts: int, blind: boo
             base, first = rollout(pol, fork(sim, blind), prio, sa, horizon)
             started = np.flatnonzero(~np.isnan(first.start))
             best, best_sa = base, sa
+            ok = np.zeros(rq.size, np.int64)  # per started SJ: bitmask of the tried SAs scoring its best
             for i in started:
+                tried = {int(sa[i]): base}
                 for m in np.argsort(-scores[i], kind="stable")[1:1 + alts]:
                     cand = sa.copy()
                     cand[i] = m
                     s, _ = rollout(pol, fork(sim, blind), prio, cand, horizon)
+                    tried[int(m)] = s
                     if s > best:
                         best, best_sa = s, cand
+                top = max(tried.values())
+                ok[i] = sum(1 << m for m, v in tried.items() if v == top)
             if record:
                 x, order = encode(rq, pol.spec, model_map=pol._map)
                 st = np.zeros(rq.size, bool)
                 st[started] = True
-                recs.append((x, best_sa[order], sa[order], st[order], best - base))
+                recs.append((x, best_sa[order], sa[order], st[order], best - base, ok[order]))
             sa = best_sa
         sim.step(prio, sa, simulate_out=False)
     return sim.result().sla_rate, recs
@@ -154,7 +161,7 @@ def _collect_one(args):
     with open(tmp, "wb") as f:
         np.savez(f, x=np.concatenate(xs), target=np.concatenate([r[1] for r in recs]),
                  base=np.concatenate([r[2] for r in recs]), started=np.concatenate([r[3] for r in recs]),
-                 gain=np.array([r[4] for r in recs], np.int64), ptr=ptr)
+                 gain=np.array([r[4] for r in recs], np.int64), ok=np.concatenate([r[5] for r in recs]), ptr=ptr)
     os.replace(tmp, out)
     return seed, len(recs), int(sum(r[4] > 0 for r in recs)), rate
 
@@ -172,11 +179,18 @@ def finetune(a: argparse.Namespace) -> None:
         xo = ptr + np.arange(len(ptr))  # each state's x has one more row (the primer)
         for k in range(len(ptr) - 1):
             s = slice(ptr[k], ptr[k + 1])
+            ok = d["ok"][s][:a.maxlen].copy() if a.target == "set" else None
             states.append((d["x"][xo[k]:xo[k + 1]][:a.maxlen + 1].copy(), d["target"][s][:a.maxlen].copy(),
-                           d["base"][s][:a.maxlen].copy(), d["started"][s][:a.maxlen].copy(), int(d["gain"][k])))
+                           d["base"][s][:a.maxlen].copy(), d["started"][s][:a.maxlen].copy(), int(d["gain"][k]), ok))
+
+    def differs(st) -> np.ndarray:
+        """Per SJ: the label departs from the policy's SA (set: the policy's SA is not in the best set)."""
+        if a.target == "set":
+            return st[3] & (((st[5] >> st[2]) & 1) == 0)
+        return st[1] != st[2]
     # changed within the cut queue (a move past --maxlen is not seen by the cut state)
-    changed = np.array([i for i, s in enumerate(states) if (s[1] != s[2]).any()])
-    other = np.array([i for i, s in enumerate(states) if not (s[1] != s[2]).any()])
+    changed = np.array([i for i, st in enumerate(states) if differs(st).any()])
+    other = np.array([i for i, st in enumerate(states) if not differs(st).any()])
     if not len(changed) or not len(other):
         sys.exit(f"{a.dir}: needs states with and without a changed SA ({len(changed)} / {len(other)})")
     print(f"{len(states)} states, {len(changed)} with a changed SA", flush=True)
@@ -195,18 +209,26 @@ def finetune(a: argparse.Namespace) -> None:
         valid = np.zeros((32, T), np.float32)
         ref_p = np.zeros((32, T), np.float32)
         ref_u = np.zeros((32, T, M), np.float32)
+        okm = np.zeros((32, T, M), bool)
         for b, i in enumerate(idx):
-            _, target, base, started, _ = states[i]
+            _, target, base, started, _, ok = states[i]
             n = len(target)
             tgt[b, :n] = target
-            w[b, :n] = np.where(target != base, a.w_change, np.where(started, 1.0, 0.0))
+            w[b, :n] = np.where(differs(states[i]), a.w_change, np.where(started, 1.0, 0.0))
+            if ok is not None:
+                okm[b, :n] = ((ok[:, None] >> np.arange(M)[None, :]) & 1).astype(bool)
             valid[b, :n] = 1.0
             ref_p[b, :n] = ref[i][:, 0]
             ref_u[b, :n] = ref[i][:, 1:]
         tgt_t, w_t, valid_t = torch.from_numpy(tgt), torch.from_numpy(w), torch.from_numpy(valid)
         out = actor(x, lengths)[:, 1:]
         logp = torch.log_softmax(out[..., 1:] / 0.1, -1)
-        ce = -(logp.gather(-1, tgt_t[..., None])[..., 0] * w_t).sum() / w_t.sum().clamp(min=1e-9)
+        if a.target == "set":  # -log of the probability of the best set (non-started SJs weigh 0)
+            okt = torch.from_numpy(okm) | (w_t == 0)[..., None]
+            nll = -torch.logsumexp(logp.masked_fill(~okt, float("-inf")), -1)
+        else:
+            nll = -logp.gather(-1, tgt_t[..., None])[..., 0]
+        ce = (nll * w_t).sum() / w_t.sum().clamp(min=1e-9)
         lref = torch.log_softmax(torch.from_numpy(ref_u) / 0.1, -1)
         kl = ((lref.exp() * (lref - logp)).sum(-1) * valid_t).sum() / valid_t.sum()
         keep_p = (((out[..., 0] - torch.from_numpy(ref_p)) ** 2) * valid_t).sum() / valid_t.sum()
@@ -249,6 +271,8 @@ def main() -> None:
     p.add_argument("--kl", type=float, default=1.0)
     p.add_argument("--maxlen", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--target", choices=("best", "set"), default="best",
+                   help="best: the executed decision's SA; set: every tried SA scoring the SJ's best (-log mass)")
     a = ap.parse_args()
     if a.cmd == "finetune":
         return finetune(a)
