@@ -74,21 +74,27 @@ def fork(sim: Simulator, blind: bool) -> Simulator:
     return c
 
 
-def decide(pol: RelmasScheduler, sim: Simulator, rq):
-    """Charge the policy's decision and return (priority, SA, SA scores [R, M]) in queue order."""
+def charge(pol: RelmasScheduler, sim: Simulator, rq) -> None:
+    """Charge the policy's decision cost to the simulator, as ``Simulator.run`` does."""
     ov = pol.decision_overhead(rq)
     if ov is not None:
         sim.charge_overhead(*ov)
+
+
+def decide(pol: RelmasScheduler, sim: Simulator, rq):
+    """Charge the policy's decision; (priority, SA, SA scores [R, M]) in queue order, and the encoded
+    queue with its order (``RelmasScheduler.schedule``'s steps, which do not return the scores)."""
+    charge(pol, sim, rq)
     x, order = encode(rq, pol.spec, model_map=pol._map)
     out = act(pol.actor, x)
     prio, sa = decode(out, order, rq.size)
     scores = np.zeros((rq.size, out.shape[1] - 1))
     scores[order] = out[:, 1:]
-    return prio, sa, scores
+    return prio, sa, scores, x, order
 
 
 def rollout(pol: RelmasScheduler, sim: Simulator, prio, sa, horizon: int):
-    """Run the decision, then the policy, for ``horizon`` periods on ``sim``; (score, first StepInfo)."""
+    """Run the decision, then the policy, for ``horizon`` decisions on ``sim``; (score, first StepInfo)."""
     arrived = sim._next_open  # jobs 0..arrived-1 had arrived at the decision
 
     def count(info) -> int:
@@ -100,8 +106,8 @@ def rollout(pol: RelmasScheduler, sim: Simulator, prio, sa, horizon: int):
         rq = sim.observe()
         if rq is None:
             break
-        p, s, _ = decide(pol, sim, rq)
-        info = sim.step(p, s, simulate_out=False)
+        charge(pol, sim, rq)
+        info = sim.step(*pol.schedule(rq), simulate_out=False)
         score += count(info)
     return score, first
 
@@ -116,7 +122,7 @@ def improved_episode(policy: str, seed: int, horizon: int, alts: int, blind: boo
     sim.reset(load_or_generate("light", "medium", seed, cfg, costs, None))
     recs = []
     while (rq := sim.observe()) is not None:
-        prio, sa, scores = decide(pol, sim, rq)
+        prio, sa, scores, x, order = decide(pol, sim, rq)
         if improve:
             base, first = rollout(pol, fork(sim, blind), prio, sa, horizon)
             started = np.flatnonzero(~np.isnan(first.start))
@@ -134,7 +140,6 @@ def improved_episode(policy: str, seed: int, horizon: int, alts: int, blind: boo
                 top = max(tried.values())
                 ok[i] = sum(1 << m for m, v in tried.items() if v == top)
             if record:
-                x, order = encode(rq, pol.spec, model_map=pol._map)
                 st = np.zeros(rq.size, bool)
                 st[started] = True
                 recs.append((x, best_sa[order], sa[order], st[order], best - base, ok[order]))
@@ -171,7 +176,7 @@ def finetune(a: argparse.Namespace) -> None:
     torch.manual_seed(a.seed)
     rng = np.random.default_rng(a.seed)
     actor, spec, meta = load_policy(a.policy)
-    states = []  # (x [R+1, F], target [R], base [R], started [R], gain)
+    states = []  # (x [R+1, F], target [R], base [R], started [R], gain, ok [R] or None)
     for f in sorted(glob.glob(os.path.join(a.dir, "*.npz"))):
         with np.load(f) as z:  # read each array once (indexing the NpzFile re-reads it)
             d = {k: z[k] for k in z.files}
@@ -199,11 +204,11 @@ def finetune(a: argparse.Namespace) -> None:
     actor.train()
     opt = torch.optim.Adam(actor.parameters(), lr=a.lr)
     k = int(round(32 * a.frac_changed))
+    M = ref[0].shape[1] - 1
     for step in range(a.steps):
         idx = np.concatenate([rng.choice(changed, k), rng.choice(other, 32 - k)])
         x, lengths = pad_batch([states[i][0] for i in idx], states[idx[0]][0].shape[1])
         T = x.shape[1] - 1
-        M = ref[0].shape[1] - 1
         tgt = np.zeros((32, T), np.int64)
         w = np.zeros((32, T), np.float32)
         valid = np.zeros((32, T), np.float32)
