@@ -2,8 +2,9 @@
 
 The YAML files under ``arch/``, ``arch/systems/`` and ``layers/`` are the single
 source every other part of the toolkit reads. They are loaded with
-``yaml.safe_load`` only (never code execution), checked with pydantic (unknown
-fields, wrong types, non-positive sizes are errors), and then checked for the
+``yaml.SafeLoader`` only (never code execution; a key given twice in one
+mapping is an error, not "last wins"), checked with pydantic (unknown fields,
+wrong types, non-positive sizes are errors), and then checked for the
 cross-field rules pydantic cannot express (dependency cycles, unknown
 predecessors, shape consistency). Every failure is an
 :class:`~characterize.errors.InputError` naming the file and the field or layer.
@@ -33,8 +34,35 @@ from .errors import InputError
 # YAML loading
 
 
+class _DuplicateKey(yaml.YAMLError):
+    """A key given twice in one YAML mapping (PyYAML alone would keep the last one silently)."""
+
+    def __init__(self, key: Any, mark: yaml.Mark, first_line: int):
+        super().__init__(f"duplicate key {key!r} (first given at line {first_line})")
+        self.mark = mark
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` refusing a key given twice in any mapping (``<<`` merge keys excepted)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        if isinstance(node, yaml.MappingNode):
+            first_line: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    if key in first_line:
+                        raise _DuplicateKey(key, key_node.start_mark, first_line[key])
+                    first_line[key] = key_node.start_mark.line + 1
+                except TypeError:  # unhashable key: SafeLoader reports it below
+                    pass
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_yaml(path: str | Path) -> dict[str, Any]:
-    """Read one YAML mapping safely; raise InputError on syntax errors or empty files."""
+    """Read one YAML mapping safely; raise InputError on syntax errors, duplicate keys or empty files."""
     path = Path(path)
     try:
         text = path.read_text()
@@ -43,7 +71,9 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     except IsADirectoryError:
         raise InputError(path, "", "is a directory, expected a YAML file") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
+    except _DuplicateKey as exc:
+        raise InputError(path, f"line {exc.mark.line + 1}, column {exc.mark.column + 1}", str(exc)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "syntax"

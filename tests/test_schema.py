@@ -143,3 +143,28 @@ def test_validate_cli(arch, tmp_path, capsys):
     assert main(["validate", str(good), str(bad)]) == 2
     err = capsys.readouterr().err
     assert str(bad) in err and "layers[1] (b).after" in err and "nope" in err
+
+
+def test_duplicate_yaml_key_is_an_error(arch, tmp_path):
+    # PyYAML alone keeps the last value of a repeated key: the first `accelerators` list would vanish.
+    p = arch / "systems/tiny_2sa.yaml"
+    text = p.read_text()
+    p.write_text(text + "accelerators:\n  - {name: x0, class: simba_small}\n")
+    first = text.splitlines().index("accelerators:") + 1
+    with pytest.raises(InputError) as e:
+        load_system(p)
+    last = len(text.splitlines()) + 1
+    assert e.value.path == str(p) and e.value.field.startswith(f"line {last},")
+    assert "duplicate key 'accelerators'" in e.value.message and f"line {first}" in e.value.message
+    # Inside a nested flow mapping too (a layer with K twice).
+    m = tmp_path / "toy.yaml"
+    m.write_text(MODEL.replace("K: 8, R: 1", "K: 8, K: 16, R: 1"))
+    with pytest.raises(InputError, match="duplicate key 'K'") as e:
+        load_model(m)
+    assert e.value.field.startswith("line 5,")
+    # YAML merge keys (<<) are not duplicates.
+    m.write_text(MODEL.replace("layers:\n", "base: &b {op: conv, C: 8, K: 8}\nlayers:\n")
+                 .replace("{name: b, op: conv, C: 8, K: 8,", "{<<: *b, name: b,"))
+    with pytest.raises(InputError, match="unknown field") as e:  # the extra top-level key, not a duplicate
+        load_model(m)
+    assert e.value.field == "base"
