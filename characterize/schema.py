@@ -62,14 +62,18 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
-    """Read one YAML mapping safely; raise InputError on syntax errors, duplicate keys or empty files."""
+    """Read one YAML mapping safely; raise InputError on syntax errors, duplicate keys, non-UTF-8 or empty files."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError(path, "", "file not found") from None
     except IsADirectoryError:
         raise InputError(path, "", "is a directory, expected a YAML file") from None
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise InputError(path, f"line {line}", f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+                         f"{exc.start}); save the file as UTF-8") from None
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)
     except _DuplicateKey as exc:

@@ -168,3 +168,16 @@ def test_duplicate_yaml_key_is_an_error(arch, tmp_path):
     with pytest.raises(InputError, match="unknown field") as e:  # the extra top-level key, not a duplicate
         load_model(m)
     assert e.value.field == "base"
+
+
+def test_non_utf8_file_is_an_input_error(arch, tmp_path, capsys):
+    bad = tmp_path / "toy.yaml"
+    bad.write_bytes(MODEL.replace("reference: test", "reference: Universit\xe4t").encode("latin-1"))
+    with pytest.raises(InputError, match="not UTF-8") as e:
+        validate_file(bad)
+    assert e.value.path == str(bad) and e.value.field == "line 2"
+    # `relmas validate` reports it and goes on with the other files, exit status 2.
+    good = arch / "simba_small.yaml"
+    assert main(["validate", str(bad), str(good)]) == 2
+    out, err = capsys.readouterr()
+    assert f"ok    {good}" in out and str(bad) in err and "not UTF-8" in err and "Traceback" not in err
