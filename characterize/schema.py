@@ -111,17 +111,24 @@ def _loc_to_field(loc: tuple, data: dict[str, Any] | None = None) -> str:
 
 
 def validate_as(cls: type[BaseModel], data: dict[str, Any], path: Path) -> Any:
-    """Validate ``data`` (read from ``path``) as ``cls``; the first error becomes an InputError naming the field."""
+    """Validate ``data`` (read from ``path``) as ``cls``; one error becomes an InputError naming the field.
+
+    An unknown field is reported before any other error: a misspelt field
+    (``mac_per_pe``) also makes the right one missing, and the typo is the news.
+    """
     try:
         return cls.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
+        errors = exc.errors()
+        err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
         field = _loc_to_field(tuple(err["loc"]), data)
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = "unknown field"
         elif err["type"] == "missing":
             msg = "missing required field"
+        elif err["type"] == "value_error":
+            msg = msg.removeprefix("Value error, ")
         more = len(exc.errors()) - 1
         if more:
             msg += f" (and {more} more error{'s' if more > 1 else ''})"

@@ -181,3 +181,16 @@ def test_non_utf8_file_is_an_input_error(arch, tmp_path, capsys):
     assert main(["validate", str(bad), str(good)]) == 2
     out, err = capsys.readouterr()
     assert f"ok    {good}" in out and str(bad) in err and "not UTF-8" in err and "Traceback" not in err
+
+
+def test_typo_reported_before_the_missing_field_and_no_value_error_prefix(arch):
+    p = arch / "simba_small.yaml"
+    _edit(p, "macs_per_pe: 16", "mac_per_pe: 16")
+    with pytest.raises(InputError) as e:
+        load_sa_class(p)
+    assert e.value.field == "mac_per_pe" and e.value.message == "unknown field (and 1 more error)"
+    _edit(p, "mac_per_pe: 16", "macs_per_pe: 16")
+    _edit(p, "vector: {rows: 4, cols: 4}", "vector: {rows: 4, cols: 2}")
+    with pytest.raises(InputError) as e:
+        load_sa_class(p)
+    assert e.value.message.startswith("vector 4x2 does not give macs_per_pe=16")
