@@ -110,6 +110,18 @@ def _loc_to_field(loc: tuple, data: dict[str, Any] | None = None) -> str:
     return "".join(parts)
 
 
+class FieldError(ValueError):
+    """A cross-field check's failure at a known place: ``loc`` is relative to the model being validated.
+
+    Raised inside a pydantic ``model_validator``; :func:`validate_as` reports it at
+    that field (``pe_buffers[2] (glb).name``) rather than at the model as a whole.
+    """
+
+    def __init__(self, loc: tuple[str | int, ...], message: str):
+        super().__init__(message)
+        self.loc = tuple(loc)
+
+
 def validate_as(cls: type[BaseModel], data: dict[str, Any], path: Path) -> Any:
     """Validate ``data`` (read from ``path``) as ``cls``; one error becomes an InputError naming the field.
 
@@ -121,8 +133,11 @@ def validate_as(cls: type[BaseModel], data: dict[str, Any], path: Path) -> Any:
     except ValidationError as exc:
         errors = exc.errors()
         err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
-        field = _loc_to_field(tuple(err["loc"]), data)
-        msg = err["msg"]
+        loc, msg = tuple(err["loc"]), err["msg"]
+        cause = (err.get("ctx") or {}).get("error")
+        if isinstance(cause, FieldError):
+            loc, msg = loc + cause.loc, str(cause)
+        field = _loc_to_field(loc, data)
         if err["type"] == "extra_forbidden":
             msg = "unknown field"
         elif err["type"] == "missing":
@@ -244,6 +259,18 @@ class SAClass(_Strict):
         missing = {"input", "weight", "output"} - held
         if missing:
             raise ValueError(f"pe_buffers hold no {sorted(missing)}: every operand needs a PE-level buffer")
+        # Backends key buffers by name: a repeated name would silently merge two buffers.
+        seen: dict[str, str] = {}
+        levels = [(("global_buffer",), self.global_buffer)]
+        levels += [(("pe_buffers", i), m) for i, m in enumerate(self.pe_buffers)]
+        for loc, mem in levels:
+            if mem.name.lower() == "dram":
+                raise FieldError(loc + ("name",), f"'{mem.name}' is reserved for the off-chip level (field dram); "
+                                 "rename the buffer")
+            if mem.name in seen:
+                raise FieldError(loc + ("name",), f"buffer name '{mem.name}' is already used by {seen[mem.name]}; "
+                                 "buffer names must be unique")
+            seen[mem.name] = _loc_to_field(loc)
         return self
 
 

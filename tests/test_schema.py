@@ -194,3 +194,18 @@ def test_typo_reported_before_the_missing_field_and_no_value_error_prefix(arch):
     with pytest.raises(InputError) as e:
         load_sa_class(p)
     assert e.value.message.startswith("vector 4x2 does not give macs_per_pe=16")
+
+
+@pytest.mark.parametrize("old,new,field,words", [
+    ("name: input_spad", "name: weight_spad", "pe_buffers[1] (weight_spad).name", "already used by pe_buffers[0]"),
+    ("name: psum_spad", "name: glb", "pe_buffers[2] (glb).name", "already used by global_buffer"),
+    ("name: glb", "name: dram", "global_buffer.name", "reserved"),
+    ("name: psum_spad", "name: DRAM", "pe_buffers[2] (DRAM).name", "reserved"),
+])
+def test_buffer_names_unique_and_not_dram(arch, old, new, field, words):
+    # The backends key buffers by name: a second buffer of the same name would silently replace the first.
+    p = arch / "eyeriss_small.yaml"
+    _edit(p, old, new)
+    with pytest.raises(InputError) as e:
+        load_sa_class(p)
+    assert e.value.path == str(p) and e.value.field == field and words in e.value.message

@@ -208,7 +208,7 @@ def test_class_ert_uses_class_energies():
 
 def test_reserved_buffer_name_is_refused():
     data = yaml.safe_load((ARCH / "simba_small.yaml").read_text())
-    data["pe_buffers"][0]["name"] = "DRAM"
+    data["pe_buffers"][0]["name"] = "DummyBuffer"  # "DRAM" is refused by the schema already
     from characterize.schema import SAClass
     with pytest.raises(ValueError, match="reserved"):
         ts.arch_spec(SAClass.model_validate(data))
