@@ -151,7 +151,7 @@ def validate_as(cls: type[BaseModel], data: dict[str, Any], path: Path) -> Any:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 # --------------------------------------------------------------------------- #

@@ -209,3 +209,25 @@ def test_buffer_names_unique_and_not_dram(arch, old, new, field, words):
     with pytest.raises(InputError) as e:
         load_sa_class(p)
     assert e.value.path == str(p) and e.value.field == field and words in e.value.message
+
+
+@pytest.mark.parametrize("old,new,field", [
+    ("read_energy_pj: 0.1914", "read_energy_pj: .inf", "pe_buffers[0] (weight_spad).read_energy_pj"),
+    ("mac_energy_pj: 0.23", "mac_energy_pj: .nan", "mac_energy_pj"),
+    ("frequency_ghz: 1.0", "frequency_ghz: .inf", "frequency_ghz"),
+])
+def test_infinite_or_nan_numbers_are_refused(arch, old, new, field):
+    # (Integer fields such as size_bytes refused .inf already.)
+    p = arch / "eyeriss_small.yaml"
+    _edit(p, old, new)
+    with pytest.raises(InputError) as e:
+        load_sa_class(p)
+    assert e.value.field == field and "finite" in e.value.message
+
+
+def test_infinite_system_bandwidth_is_refused(arch):
+    s = arch / "systems/tiny_2sa.yaml"
+    _edit(s, "dram_bandwidth_gbps: 16", "dram_bandwidth_gbps: .inf")
+    with pytest.raises(InputError, match="finite") as e:
+        load_system(s)
+    assert e.value.field == "dram_bandwidth_gbps"
