@@ -12,6 +12,7 @@ predecessors, shape consistency). Every failure is an
 from __future__ import annotations
 
 
+import math
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -335,7 +336,11 @@ class System(_Strict):
 
 
 def load_system(path: str | Path, arch_dir: str | Path | None = None) -> System:
-    """Load a system; with ``arch_dir``, check that every SA class exists there."""
+    """Load a system and check its SA classes in ``arch_dir`` (default: the system file's grandparent folder).
+
+    Every class must exist, be valid and run at the system's ``frequency_ghz``:
+    the simulator counts every SA's cycles on the one system clock.
+    """
     path = Path(path)
     data = load_yaml(path)
     system = validate_as(System, data, path)
@@ -344,13 +349,26 @@ def load_system(path: str | Path, arch_dir: str | Path | None = None) -> System:
     if arch_dir is None:
         arch_dir = path.parent.parent
     arch_dir = Path(arch_dir)
+    classes: dict[str, SAClass] = {}
     for i, inst in enumerate(system.accelerators):
-        if not (arch_dir / f"{inst.sa_class}.yaml").is_file():
+        cpath = arch_dir / f"{inst.sa_class}.yaml"
+        if not cpath.is_file():
             known = sorted(p.stem for p in arch_dir.glob("*.yaml"))
             raise InputError(
                 path,
                 f"accelerators[{i}] ({inst.name}).class",
                 f"SA class '{inst.sa_class}' does not exist in {arch_dir}/ (known: {', '.join(known)})",
+            )
+        if inst.sa_class not in classes:
+            classes[inst.sa_class] = load_sa_class(cpath)
+        freq = classes[inst.sa_class].frequency_ghz
+        if not math.isclose(freq, system.frequency_ghz, rel_tol=1e-9):
+            raise InputError(
+                path,
+                "frequency_ghz",
+                f"{system.frequency_ghz} GHz, but SA class '{inst.sa_class}' ({cpath}, used by accelerators[{i}] "
+                f"({inst.name})) has frequency_ghz {freq}: the simulator runs every SA on the system clock, "
+                "so each class's frequency_ghz must equal the system's",
             )
     return system
 

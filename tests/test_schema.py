@@ -231,3 +231,20 @@ def test_infinite_system_bandwidth_is_refused(arch):
     with pytest.raises(InputError, match="finite") as e:
         load_system(s)
     assert e.value.field == "dram_bandwidth_gbps"
+
+
+def test_class_clock_must_be_the_system_clock(arch, capsys):
+    # The simulator counts every SA's cycles on the system clock; a class's own frequency_ghz was ignored.
+    _edit(arch / "simba_small.yaml", "frequency_ghz: 1.0", "frequency_ghz: 2.0")
+    s = arch / "systems/tiny_2sa.yaml"
+    with pytest.raises(InputError) as e:
+        load_system(s)
+    assert e.value.path == str(s) and e.value.field == "frequency_ghz"
+    assert "simba_small" in e.value.message and "accelerators[1] (ss0)" in e.value.message
+    assert "system clock" in e.value.message
+    assert main(["validate", str(s)]) == 2
+    assert "system clock" in capsys.readouterr().err
+    # Both at 2 GHz: fine.
+    _edit(arch / "eyeriss_small.yaml", "frequency_ghz: 1.0", "frequency_ghz: 2.0")
+    _edit(s, "frequency_ghz: 1.0", "frequency_ghz: 2.0")
+    assert load_system(s).frequency_ghz == 2.0
