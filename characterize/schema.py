@@ -601,7 +601,11 @@ def detect_kind(path: Path, data: dict[str, Any]) -> str:
 
 
 def validate_file(path: str | Path, arch_dir: str | Path | None = None) -> str:
-    """Validate any arch, system or model YAML. Returns its kind; raises InputError."""
+    """Validate any arch, system or model YAML. Returns its kind; raises InputError.
+
+    An SA class is also checked against what the default characterisation
+    backend is known to refuse (an unsupported dataflow, for example).
+    """
     path = Path(path)
     data = load_yaml(path)
     kind = detect_kind(path, data)
@@ -610,7 +614,12 @@ def validate_file(path: str | Path, arch_dir: str | Path | None = None) -> str:
     elif kind == "system":
         load_system(path, arch_dir)
     else:
-        load_sa_class(path)
+        sa = load_sa_class(path)
+        from .backends.class_checks import DEFAULT_BACKEND, class_problems  # here: it imports this module
+
+        problems = class_problems(DEFAULT_BACKEND, sa)
+        if problems:
+            raise InputError(path, *problems[0])
     return kind
 
 

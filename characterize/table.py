@@ -26,7 +26,8 @@ from relmas.io import atomic_path, write_json
 
 from .backends import get_backend
 from .backends.base import Backend, LayerCost
-from .errors import InputError
+from .backends.class_checks import class_problems
+from .errors import BackendUnavailable, InputError
 from .schema import Layer, Model, SAClass, load_model, load_sa_class
 
 #: The table's columns, in order. The first block is the published schema
@@ -114,11 +115,17 @@ def _init_worker(backend_name: str, objective: str, settings: dict[str, Any]) ->
     _WORKER_BACKEND = get_backend(backend_name, objective, **settings)
 
 
-def _evaluate(task: Task) -> tuple[str, LayerCost, float]:
+def _evaluate(task: Task) -> tuple[str, LayerCost | None, float, str]:
+    """(key, cost, seconds, "") or, when the backend fails on this layer and class, (key, None, seconds, reason)."""
     assert _WORKER_BACKEND is not None
     t0 = time.perf_counter()
-    cost = _WORKER_BACKEND.evaluate(task.sa, task.layer)
-    return task.key, cost, time.perf_counter() - t0
+    try:
+        cost = _WORKER_BACKEND.evaluate(task.sa, task.layer)
+    except BackendUnavailable:
+        raise
+    except Exception as exc:  # the backend's reason becomes an InputError in build_table
+        return task.key, None, time.perf_counter() - t0, f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+    return task.key, cost, time.perf_counter() - t0, ""
 
 
 def load_classes(arch_dir: Path, names: Iterable[str] | None = None) -> list[SAClass]:
@@ -173,11 +180,25 @@ def build_table(
     cache_dir: str | Path = "outputs/cache",
     settings: dict[str, Any] | None = None,
     progress: bool = True,
+    arch_dir: str | Path | None = None,
 ) -> tuple[pd.DataFrame, BuildStats]:
-    """Evaluate every (model, layer, class) through the cache and return the table."""
+    """Evaluate every (model, layer, class) through the cache and return the table.
+
+    A class the backend cannot evaluate (``backends.class_checks``, or a failed
+    evaluation of some layer) is an InputError naming the class file
+    (``arch_dir/<class>.yaml``) and, for a failed evaluation, the layer.
+    """
     t0 = time.perf_counter()
     settings = settings or {}
     backend = get_backend(backend_name, objective, **settings)
+
+    def class_file(sa: SAClass) -> str | Path:
+        return Path(arch_dir) / f"{sa.name}.yaml" if arch_dir is not None else f"SA class '{sa.name}'"
+
+    for sa in classes:
+        problems = class_problems(backend.name, sa)
+        if problems:
+            raise InputError(class_file(sa), *problems[0])
     version = backend.version()
     code = backend_code_hash(backend)
     cache = Cache(cache_dir, backend.name)
@@ -205,7 +226,15 @@ def build_table(
         bar = tqdm(total=len(tasks), desc=f"characterize ({backend.name})", unit="eval",
                    disable=not progress, file=sys.stderr)
 
-        def record(key: str, cost: LayerCost, secs: float) -> None:
+        def failure(key: str, reason: str) -> InputError:
+            task = todo[key]
+            model, layer = next((m, lay) for (m, lay, _), k in keys.items() if k == key)
+            return InputError(class_file(task.sa), "",
+                              f"the {backend.name} backend failed on layer {model}/{layer} of this class: {reason}")
+
+        def record(key: str, cost: LayerCost | None, secs: float, error: str) -> None:
+            if cost is None:
+                raise failure(key, error)
             task = todo[key]
             cache.put(key, cost, {"sa_class": task.sa.name, "layer_shape": str(task.layer.shape_key()),
                                   "backend": backend.name, "version": version, "settings": backend.settings(),
@@ -213,17 +242,23 @@ def build_table(
             costs[key] = cost
             bar.update(1)
 
-        if jobs <= 1:
-            _init_worker(backend_name, objective, settings)
-            for task in tasks:
-                record(*_evaluate(task))
-        else:
-            with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker,
-                                     initargs=(backend_name, objective, settings)) as pool:
-                futures = [pool.submit(_evaluate, t) for t in tasks]
-                for fut in as_completed(futures):
-                    record(*fut.result())
-        bar.close()
+        try:
+            if jobs <= 1:
+                _init_worker(backend_name, objective, settings)
+                for task in tasks:
+                    record(*_evaluate(task))
+            else:
+                with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker,
+                                         initargs=(backend_name, objective, settings)) as pool:
+                    futures = [pool.submit(_evaluate, t) for t in tasks]
+                    try:
+                        for fut in as_completed(futures):
+                            record(*fut.result())
+                    except BaseException:
+                        pool.shutdown(wait=True, cancel_futures=True)  # only the running evaluations finish
+                        raise
+        finally:
+            bar.close()
 
     rows = []
     for model in models:

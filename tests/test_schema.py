@@ -248,3 +248,18 @@ def test_class_clock_must_be_the_system_clock(arch, capsys):
     _edit(arch / "eyeriss_small.yaml", "frequency_ghz: 1.0", "frequency_ghz: 2.0")
     _edit(s, "frequency_ghz: 1.0", "frequency_ghz: 2.0")
     assert load_system(s).frequency_ghz == 2.0
+
+
+@pytest.mark.parametrize("old,new,field", [
+    ("dataflow: row_stationary", "dataflow: output_stationary", "dataflow"),
+    ("macs_per_pe: 1", "macs_per_pe: 4\nvector: {rows: 2, cols: 2}", "macs_per_pe"),
+])
+def test_validate_reports_what_the_default_backend_refuses(arch, capsys, old, new, field):
+    # Valid for the schema, but `relmas characterize` (zigzag) cannot map it: validate says so.
+    p = arch / "eyeriss_small.yaml"
+    _edit(p, old, new)
+    assert load_sa_class(p).name == "eyeriss_small"
+    with pytest.raises(InputError, match="zigzag backend") as e:
+        validate_file(p)
+    assert e.value.path == str(p) and e.value.field == field
+    assert main(["validate", str(p)]) == 2

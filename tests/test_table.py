@@ -161,3 +161,34 @@ def test_bench_characterize_cold_then_warm_on_the_configured_models(tmp_path, ca
     assert r["evaluated_cold"] == r["unique_evaluations"] > 0
     assert r["evaluated_warm"] == 0
     assert r["cold_s"] >= 0 and r["warm_s"] >= 0
+
+
+class FailingBackend(CountingBackend):
+    """Fails on fully-connected layers, as a backend does on a layer it cannot map."""
+
+    name = "failing"
+
+    def evaluate(self, sa, layer) -> LayerCost:
+        if layer.op == "fc":
+            raise RuntimeError("no valid mapping\n  (second line)")
+        return super().evaluate(sa, layer)
+
+
+def test_backend_failure_is_an_input_error_naming_class_file_and_layer(tmp_path, monkeypatch):
+    from characterize.backends import class_checks
+
+    monkeypatch.setattr(table, "get_backend", lambda name, objective="latency", **kw: FailingBackend(objective, **kw))
+    monkeypatch.setitem(class_checks.CHECKS, "failing",
+                        lambda sa: [("dataflow", "not this one")] if sa.name == "simba_small" else [])
+    arch = REPO / "arch"
+    eyeriss = [load_sa_class(arch / "eyeriss_small.yaml")]
+    with pytest.raises(InputError) as e:
+        table.build_table([_model()], eyeriss, "failing", cache_dir=tmp_path, progress=False, arch_dir=arch)
+    assert e.value.path == str(arch / "eyeriss_small.yaml")
+    assert "layer toy/d" in e.value.message and "RuntimeError: no valid mapping (second line)" in e.value.message
+    # What the backend refuses statically is reported at the class file's field, before any evaluation.
+    CALLS.clear()
+    classes = eyeriss + [load_sa_class(arch / "simba_small.yaml")]
+    with pytest.raises(InputError) as e:
+        table.build_table([_model()], classes, "failing", cache_dir=tmp_path / "b", progress=False, arch_dir=arch)
+    assert e.value.path == str(arch / "simba_small.yaml") and e.value.field == "dataflow" and CALLS == []

@@ -28,7 +28,7 @@ from characterize.backends.zigzag_backend import (
     stationary_loop,
 )
 from characterize.errors import BackendUnavailable
-from characterize.schema import Dataflow, Layer, SAClass, load_sa_class
+from characterize.schema import Dataflow, Layer, PEArray, SAClass, load_sa_class
 
 ROOT = Path(__file__).resolve().parents[1]
 CLASSES = ("eyeriss_small", "eyeriss_large", "simba_small", "simba_large")
@@ -343,3 +343,39 @@ def test_policy_weights_stay_resident_across_a_decisions_steps(tmp_path):
     assert c.step_cycles >= macs / sa_class("simba_small").peak_macs_per_cycle
     assert c.step_energy_pj < lone_e / 5
     assert c.fixed_energy_pj > c.step_energy_pj and c.step_cycles < lone_c
+
+
+def test_class_problems_known_without_running_zigzag():
+    from characterize.backends.class_checks import class_problems
+
+    assert all(class_problems("zigzag", sa_class(c)) == [] for c in CLASSES)
+    os_ = sa_class("eyeriss_small").model_copy(update={"dataflow": Dataflow.OUTPUT_STATIONARY})
+    assert [f for f, _ in class_problems("zigzag", os_)] == ["dataflow"]
+    with pytest.raises(ValueError):  # what the translation would refuse
+        spatial_mapping_for(os_, TINY)
+    rs4 = sa_class("eyeriss_small").model_copy(update={"macs_per_pe": 4, "vector": PEArray(rows=2, cols=2)})
+    assert [f for f, _ in class_problems("zigzag", rs4)] == ["macs_per_pe"]
+    with pytest.raises(ValueError):
+        spatial_mapping_for(rs4, TINY)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_characterize_reports_a_zigzag_failure_as_an_input_error(tmp_path, capsys, jobs):
+    """A class ZigZag finds no mapping for (a 1-byte global buffer): exit 2 naming class and layer, no table."""
+    from relmas.cli import main
+
+    arch, layers = tmp_path / "arch", tmp_path / "layers"
+    arch.mkdir()
+    layers.mkdir()
+    text = (ROOT / "arch/eyeriss_small.yaml").read_text()
+    (arch / "eyeriss_small.yaml").write_text(text.replace("size_bytes: 65536", "size_bytes: 1"))
+    (layers / "tiny.yaml").write_text("name: tiny\nsource: {variant: toy, reference: test}\nlayers:\n"
+                                      "  - {name: a, op: conv, C: 8, K: 16, R: 3, S: 3, P: 8, Q: 8, padding: 1}\n")
+    out = tmp_path / "t.csv"
+    rc = main(["characterize", "--arch-dir", str(arch), "--layers-dir", str(layers), "--cache-dir",
+               str(tmp_path / "cache"), "-o", str(out), "-j", str(jobs), "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and not out.exists()
+    assert f"{arch / 'eyeriss_small.yaml'}: " in err and "layer tiny/a" in err
+    assert "NoValidLoopOrderingFoundException" in err and "Traceback" not in err

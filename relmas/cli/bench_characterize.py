@@ -55,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
             raise SystemExit(f"relmas: error: --cache-dir {cache} is not empty; a cold run needs an empty cache")
     try:
         t0 = time.perf_counter()
-        df, cold = build_table(models, classes, args.backend, args.objective, args.jobs, cache, progress=not args.json)
+        df, cold = build_table(models, classes, args.backend, args.objective, args.jobs, cache, progress=not args.json,
+                               arch_dir=args.arch_dir)
         cold_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         _, warm = build_table(models, classes, args.backend, args.objective, args.jobs, cache, progress=False)

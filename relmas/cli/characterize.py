@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     settings = parse_params(args.backend_set) if args.backend_set else {}
     try:
         df, stats = build_table(models, classes, args.backend, args.objective, args.jobs, args.cache_dir,
-                                settings=settings, progress=not args.quiet)
+                                settings=settings, progress=not args.quiet, arch_dir=args.arch_dir)
     except TypeError as exc:
         raise InputError("--backend-set", "", f"backend '{args.backend}' does not take these settings: {exc}") \
             from None
