@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
@@ -39,6 +40,13 @@ TABLE_COLUMNS = [
     # extras
     "op", "stride_w", "pad_h", "pad_w", "utilization",
 ]
+
+#: Numeric columns read_table checks: True if they must be positive, False if >= 0 (all finite).
+NUMERIC_COLUMNS = {
+    **{c: True for c in ("N", "C", "K", "R", "S", "P", "Q", "stride", "groups", "macs", "cycles", "stride_w")},
+    **{c: False for c in ("energy_pj", "dram_read_bytes", "dram_write_bytes", "bandwidth_bpc",
+                          "pad_h", "pad_w", "utilization")},
+}
 
 
 @dataclass(frozen=True)
@@ -290,7 +298,7 @@ def write_table(df: pd.DataFrame, path: str | Path) -> None:
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a characterisation table, checking its columns."""
+    """Read a characterisation table, checking its columns and that every number is finite (and >= 0 or > 0)."""
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "", "table not found (run `relmas characterize` or `snakemake -j8 all` first)")
@@ -303,9 +311,15 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise InputError(path, "columns", f"missing columns {missing}")
     if df.empty:
         raise InputError(path, "", "table has no rows")
-    bad = df[(df["cycles"] <= 0) | df["cycles"].isna()]
-    if len(bad):
-        r = bad.iloc[0]
-        raise InputError(path, f"row {int(bad.index[0]) + 2} ({r['model']}/{r['layer']}/{r['sa_class']}).cycles",
-                         "cycles must be positive")
+    for col, positive in NUMERIC_COLUMNS.items():
+        if col not in df.columns:  # an extra column may be absent
+            continue
+        values = pd.to_numeric(df[col], errors="coerce")
+        bad = ~np.isfinite(values) | ((values <= 0) if positive else (values < 0))
+        if bad.any():
+            i = int(np.argmax(bad.to_numpy()))
+            r = df.iloc[i]
+            raise InputError(path, f"row {i + 2} ({r['model']}/{r['layer']}/{r['sa_class']}).{col}",
+                             f"{col} must be a finite number {'> 0' if positive else '>= 0'}, got {df[col].iloc[i]}")
+        df[col] = values
     return df

@@ -192,3 +192,24 @@ def test_backend_failure_is_an_input_error_naming_class_file_and_layer(tmp_path,
     with pytest.raises(InputError) as e:
         table.build_table([_model()], classes, "failing", cache_dir=tmp_path / "b", progress=False, arch_dir=arch)
     assert e.value.path == str(arch / "simba_small.yaml") and e.value.field == "dataflow" and CALLS == []
+
+
+@pytest.mark.parametrize("col,value,words", [
+    ("energy_pj", float("nan"), "got nan"),
+    ("dram_read_bytes", -1.0, ">= 0"),
+    ("dram_write_bytes", float("inf"), "finite"),
+    ("bandwidth_bpc", "fast", "got fast"),
+    ("K", 0, "> 0"),
+    ("utilization", -0.5, ">= 0"),
+])
+def test_read_table_checks_every_numeric_column(tmp_path, col, value, words):
+    classes = [load_sa_class(REPO / "arch/simba_small.yaml")]
+    df, _ = table.build_table([_model()], classes, "counting", cache_dir=tmp_path, progress=False)
+    df[col] = df[col].astype(object)
+    df.loc[2, col] = value
+    bad = tmp_path / "bad.csv"
+    table.write_table(df, bad)
+    with pytest.raises(InputError) as e:
+        table.read_table(bad)
+    assert e.value.path == str(bad) and e.value.field == f"row 4 (toy/c/simba_small).{col}"
+    assert words in e.value.message
