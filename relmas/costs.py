@@ -96,13 +96,21 @@ class SystemCosts:
                            self.nop_energy_pj_per_bit, self.models, self.table)
 
 
+def _shape_columns(layer) -> dict[str, object]:
+    """The table columns that record a layer's shape (characterize/table.py writes them), as the layer file says."""
+    return {"op": layer.op, "N": layer.N, "C": layer.C, "K": layer.K, "R": layer.R, "S": layer.S, "P": layer.P,
+            "Q": layer.Q, "stride": layer.stride[0], "stride_w": layer.stride[1], "groups": layer.groups,
+            "pad_h": layer.padding[0], "pad_w": layer.padding[1]}
+
+
 def load_costs(table: str | Path, system: str | Path, layers_dir: str | Path = "layers",
                arch_dir: str | Path | None = None, models: list[str] | None = None) -> SystemCosts:
     """Costs of the table's models on ``system``.
 
     Each SA instance takes the table rows of its class; every (model, layer,
     class) the system needs must be in the table. Layer order and dependencies
-    come from ``layers_dir/<model>.yaml`` and must match the table's layers.
+    come from ``layers_dir/<model>.yaml``, whose layer names and shapes must
+    match the table's rows (a table built before a layer was edited is stale).
     """
     from characterize.errors import InputError
     from characterize.schema import load_model, load_system
@@ -132,6 +140,12 @@ def load_costs(table: str | Path, system: str | Path, layers_dir: str | Path = "
                     raise InputError(table, f"{name}/{layer.name}",
                                      f"no row for SA class '{cls}' (system {sysdef.name}); re-run `relmas characterize` "
                                      f"with that class, or check that {mpath} matches the table")
+                for col, want in _shape_columns(layer).items():
+                    have = getattr(r, col, want)  # extras (op, stride_w, pad_h, pad_w) may be absent
+                    if have != want:
+                        raise InputError(table, f"{name}/{layer.name} ({cls}).{col}",
+                                         f"table row for {name}/{layer.name} has {col}={have} but {mpath} says "
+                                         f"{col}={want}: rebuild the table with `relmas characterize`")
                 arrays["cycles"][li, m] = r.cycles
                 arrays["bw"][li, m] = r.bandwidth_bpc
                 arrays["energy"][li, m] = r.energy_pj

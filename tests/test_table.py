@@ -213,3 +213,39 @@ def test_read_table_checks_every_numeric_column(tmp_path, col, value, words):
         table.read_table(bad)
     assert e.value.path == str(bad) and e.value.field == f"row 4 (toy/c/simba_small).{col}"
     assert words in e.value.message
+
+
+def test_shipped_table_matches_the_shipped_layer_files():
+    from relmas.costs import load_costs
+
+    shipped = REPO / "outputs/tables/zigzag.csv"
+    if not shipped.is_file():
+        pytest.skip("outputs/tables/zigzag.csv not built (snakemake -j8 all)")
+    costs = load_costs(shipped, REPO / "arch/systems/relmas_6sa.yaml", REPO / "layers")
+    assert len(costs.models) == 7 and costs.num_sas == 6
+
+
+def test_stale_table_after_a_layer_shape_edit_is_refused(tmp_path):
+    from relmas.costs import load_costs
+    from relmas.io import write_yaml
+    from characterize.schema import model_to_dict
+
+    arch = tmp_path / "arch"
+    (arch / "systems").mkdir(parents=True)
+    for n in ("eyeriss_small", "simba_small"):
+        shutil.copy(REPO / f"arch/{n}.yaml", arch / f"{n}.yaml")
+    shutil.copy(REPO / "arch/systems/tiny_2sa.yaml", arch / "systems/tiny_2sa.yaml")
+    layers = tmp_path / "layers"
+    layers.mkdir()
+    write_yaml(layers / "toy.yaml", model_to_dict(_model()))
+    df, _ = table.build_table([_model()], table.load_classes(arch), "counting", cache_dir=tmp_path, progress=False)
+    out = tmp_path / "t.csv"
+    table.write_table(df, out)
+    assert load_costs(out, arch / "systems/tiny_2sa.yaml", layers).model("toy").num_layers == 4
+    # Edit a's output channels (and b's input channels) without renaming: the table is stale.
+    p = layers / "toy.yaml"
+    p.write_text(p.read_text().replace("K: 16", "K: 32", 1).replace("C: 16", "C: 32", 1))
+    with pytest.raises(InputError) as e:
+        load_costs(out, arch / "systems/tiny_2sa.yaml", layers)
+    assert e.value.path == str(out) and e.value.field == "toy/a (eyeriss_small).K"
+    assert f"has K=16 but {p} says K=32" in e.value.message and "relmas characterize" in e.value.message
