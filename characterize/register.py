@@ -47,6 +47,7 @@ same module paths.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 import io
 import math
@@ -632,7 +633,8 @@ def _fx_ops(model, example, source: str) -> list[_Op]:
 
     try:
         gm = fx.symbolic_trace(model)
-        with torch.no_grad():
+        # ShapeProp prints the traceback of a failing node itself; the reason is reported below instead.
+        with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):
             ShapeProp(gm).propagate(example)
     except Exception as exc:  # noqa: BLE001
         raise _FxUnsupported(f"torch.fx cannot trace it ({type(exc).__name__}: {str(exc)[:200]})") from None

@@ -352,3 +352,11 @@ def test_torchvision_imports_with_cpu_torch():
     tv = import_torchvision()
     assert callable(tv.models.squeezenet1_1)
     assert import_torchvision() is tv
+
+
+def test_cli_bad_input_prints_one_clean_error(factories, relmas_main, capfd):
+    # torch.fx's ShapeProp prints the failing node's traceback itself; only the clean error may reach stderr.
+    assert relmas_main(["models", "register", f"{factories}:tiny", "--name", "tiny", "--input", "5x16x16"]) == 2
+    err = capfd.readouterr().err
+    assert "--input: running the model on a 1x5x16x16 input failed" in err
+    assert "Traceback" not in err and err.count("\n") == 1
