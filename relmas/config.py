@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveFloat, PositiveInt
 
 from characterize.errors import InputError
 from characterize.schema import load_yaml, validate_as
@@ -17,6 +19,74 @@ from characterize.schema import load_yaml, validate_as
 from .workload import WorkloadConfig
 
 DEFAULT_CONFIG = Path("config/config.yaml")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class CharacterizeSection(_Section):
+    """``characterize``: what the table holds and how it is searched."""
+
+    backend: str = "zigzag"
+    objective: str = "edp"
+    models: list[str] = Field(default_factory=list)
+    policy_hidden: list[PositiveInt] = Field(default_factory=list)
+    classes: list[str] = Field(default_factory=list)
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+
+class BandwidthSweep(_Section):
+    """``evaluation.bandwidth``: the Fig. 4 sweep."""
+
+    workload: str
+    qos: Literal["low", "medium", "high"]
+    gbps: list[PositiveFloat] = Field(min_length=1)
+    seeds: list[NonNegativeInt] = Field(min_length=1)
+
+
+class OverheadSweep(_Section):
+    """``evaluation.overhead``: the Fig. 5 energy overhead of the policy."""
+
+    workload: str
+    qos: Literal["low", "medium", "high"]
+    hidden: list[PositiveInt] = Field(min_length=1)
+    periods: list[PositiveFloat] = Field(min_length=1)
+    seeds: list[NonNegativeInt] = Field(min_length=1)
+    scheduler: str
+
+
+class EvaluationSection(_Section):
+    """``evaluation``: the schedulers and seeds of the workflow's results."""
+
+    schedulers: list[str] = Field(min_length=1)
+    seeds: list[NonNegativeInt] = Field(min_length=1)
+    bandwidth: BandwidthSweep
+    overhead: OverheadSweep
+
+
+class ProjectConfig(_Section):
+    """The top level of ``config/config.yaml`` after a preset is merged in.
+
+    Every section is optional (a small config for one command may hold only
+    what that command reads), but a section that is there must have the right
+    shape, and an unknown key is an error: a misspelt section would otherwise be
+    ignored silently. Workload sets and training settings are checked in depth
+    by :class:`~relmas.workload.WorkloadConfig` and ``relmas.ddpg.TrainConfig``.
+    """
+
+    preset: str = "default"
+    system: str | None = None
+    arch_dir: str = "arch"
+    layers_dir: str = "layers"
+    characterize: CharacterizeSection = Field(default_factory=CharacterizeSection)
+    workloads: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    period_cycles: dict[str, PositiveFloat] = Field(
+        default_factory=dict, description="T_s per workload set; a `default` entry covers the others")
+    schedulers: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    train: dict[str, Any] = Field(default_factory=dict)
+    learned_schedulers: dict[str, str] = Field(default_factory=dict)
+    evaluation: EvaluationSection | None = None
 
 
 #: Mappings that a preset replaces whole instead of merging key by key.
@@ -46,6 +116,13 @@ def load_config(path: str | Path = DEFAULT_CONFIG, preset: str | None = None) ->
     if name != "default":
         cfg = _merge(cfg, presets[name])
     cfg["preset"] = name
+    where = path if name == "default" else Path(f"{path} (preset {name})")
+    validate_as(ProjectConfig, cfg, where)
+    periods = cfg.get("period_cycles") or {}
+    for wname in cfg.get("workloads") or {}:
+        if periods and wname not in periods and "default" not in periods:
+            raise InputError(where, f"period_cycles.{wname}",
+                             f"no period for workload set '{wname}' (give one, or a `default` entry)")
     cfg["_path"] = str(path)
     for wname in cfg.get("workloads") or {}:
         workload_config(cfg, wname)
@@ -58,4 +135,7 @@ def workload_config(cfg: dict[str, Any], name: str) -> WorkloadConfig:
     if name not in sets:
         raise InputError("--workload", "", f"unknown workload set '{name}' (known: {', '.join(sets)}) "
                          "or not a file")
-    return validate_as(WorkloadConfig, sets[name], Path(f"{cfg.get('_path', 'config')} (workloads.{name})"))
+    source = f"{cfg.get('_path', 'config')} (workloads.{name})"
+    wc = validate_as(WorkloadConfig, sets[name], Path(source))
+    wc._source = source
+    return wc

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, PositiveInt, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, PositiveInt, PrivateAttr,
+                      model_validator)
 
 from characterize.errors import InputError
 from characterize.schema import load_yaml, validate_as
@@ -72,7 +73,7 @@ class Workload:
 class WorkloadConfig(BaseModel):
     """How to generate one scenario's workload (one entry of ``workloads`` in config)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     mix: dict[str, PositiveFloat] = Field(min_length=1, description="model name -> weight")
     jobs: PositiveInt = 200
@@ -83,6 +84,8 @@ class WorkloadConfig(BaseModel):
     qos_scale: dict[Literal["low", "medium", "high"], PositiveFloat] = Field(
         default_factory=lambda: {"low": 1.2, "medium": 1.0, "high": 0.8})
     start_cycles: NonNegativeFloat = 0.0
+    #: Where these settings were read (``config.yaml (workloads.light)``), for errors found later.
+    _source: str = PrivateAttr(default="workload settings")
 
     @model_validator(mode="after")
     def _scale_or_load(self) -> "WorkloadConfig":
@@ -120,7 +123,9 @@ def generate(costs: SystemCosts, cfg: WorkloadConfig, qos: str, seed: int, name:
         raise InputError("--qos", "", f"unknown QoS level '{qos}' (choose from {', '.join(QOS_LEVELS)})")
     for m in cfg.mix:
         if m not in costs._index:
-            raise InputError("workload", f"mix.{m}", f"model '{m}' is not in the table {costs.table or ''}".strip())
+            table = f"the table {costs.table}" if costs.table else "the table"
+            raise InputError(cfg._source, f"mix.{m}", f"model '{m}' is not in {table} "
+                             f"(models there: {', '.join(mm.name for mm in costs.models)})")
     names = list(cfg.mix)
     weights = np.array([cfg.mix[m] for m in names], dtype=np.float64)
     weights /= weights.sum()

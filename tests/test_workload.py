@@ -105,6 +105,46 @@ def test_config_validation(tmp_path):
         load_config("config/config.yaml", preset="nope")
 
 
+@pytest.mark.parametrize("text, field", [
+    ("system: 5\n", "system"),
+    ("evalution: {}\n", "evalution"),  # a misspelt section is not ignored
+    ("period_cycles: {light: -1}\n", "period_cycles.light"),
+    ("period_cycles: 100000\n", "period_cycles"),
+    ("characterize: {models: kws}\n", "characterize.models"),
+    ("workloads: {light: {mix: {a: 1}, load: 0.5}, heavy: {mix: {a: 1}, load: 0.5}}\n"
+     "period_cycles: {light: 1000}\n", "period_cycles.heavy"),
+    ("workloads: {light: {mix: {a: 1}, load: .inf}}\n", "load"),
+])
+def test_config_top_level_is_checked(tmp_path, text, field):
+    p = tmp_path / "c.yaml"
+    p.write_text(text)
+    with pytest.raises(InputError) as e:
+        load_config(p)
+    assert e.value.field == field and str(p) in str(e.value)
+
+
+def test_config_without_system_names_the_field(tmp_path, capsys):
+    from relmas.cli import main
+
+    p = tmp_path / "c.yaml"
+    p.write_text("workloads: {light: {mix: {a: 1}, load: 0.5}}\n")
+    assert main(["simulate", "--config", str(p), "--workload", "light", "--scheduler", "fcfs-h",
+                 "-o", str(tmp_path / "r.json")]) == 2
+    err = capsys.readouterr().err
+    assert "system" in err and str(p) in err and "Traceback" not in err
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_unknown_model_in_a_mix_names_the_config_file(costs, tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("workloads: {light: {mix: {a: 1, nope: 2}, load: 0.5}}\n")
+    cfg = workload_config(load_config(p), "light")
+    with pytest.raises(InputError) as e:
+        wl.generate(costs, cfg, "medium", 0)
+    assert e.value.field == "mix.nope" and f"{p} (workloads.light)" in str(e.value)
+    assert "models there: a, b" in str(e.value)
+
+
 def test_shipped_presets_valid():
     for preset in ("default", "smoke", "paper"):
         cfg = load_config("config/config.yaml", preset)

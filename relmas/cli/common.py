@@ -26,8 +26,11 @@ def add_scenario_options(p: argparse.ArgumentParser) -> None:
 def scenario(args: argparse.Namespace) -> tuple[dict[str, Any], SystemCosts]:
     """The configuration and the costs named by the scenario options."""
     cfg = load_config(args.config, args.preset)
+    if args.system is None and not cfg.get("system"):
+        raise InputError(cfg["_path"], "system", "missing: name the system YAML here or pass --system")
     system = args.system or Path(cfg["system"])
-    table = args.table or Path("outputs/tables") / f"{cfg['characterize']['backend']}.csv"
+    backend = (cfg.get("characterize") or {}).get("backend", "zigzag")
+    table = args.table or Path("outputs/tables") / f"{backend}.csv"
     layers_dir = args.layers_dir or Path(cfg.get("layers_dir", "layers"))
     costs = load_costs(table, system, layers_dir, cfg.get("arch_dir"))
     return cfg, costs
