@@ -27,7 +27,7 @@ from __future__ import annotations
 import importlib
 import math
 import pkgutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Callable, NamedTuple
 
 import numpy as np
@@ -51,8 +51,6 @@ def _values_equal(a: Any, b: Any) -> bool:
 
 def dataclass_equal(x: Any, y: Any) -> bool:
     """Field-by-field equality of two dataclass instances of the same type (arrays compared by value)."""
-    from dataclasses import fields
-
     if type(x) is not type(y):
         return False
     return all(_values_equal(getattr(x, f.name), getattr(y, f.name)) for f in fields(x) if f.compare)
@@ -69,6 +67,13 @@ class ReadyQueue:
     index. Every array indexed by SJ follows that order; priorities returned
     by a scheduler are matched to it, and equal priorities go to the SJ that
     comes first in it.
+
+    The queue is read-only: its arrays are flagged non-writeable when it is built
+    (writing to one raises ``ValueError: assignment destination is read-only``),
+    because the simulator executes the period from these same arrays after
+    :meth:`Scheduler.schedule` returns. A scheduler that needs a modified copy
+    takes one (``rq.cycles.copy()``); it must not rebind the attributes either.
+    :meth:`add_overhead` (the simulator's own call) replaces the two arrays it changes.
 
     Attributes:
         now: invocation time t in cycles.
@@ -121,6 +126,12 @@ class ReadyQueue:
     pre_work: np.ndarray
     _cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
+    def __post_init__(self) -> None:
+        for name in _RQ_ARRAYS:
+            a = getattr(self, name)
+            if isinstance(a, np.ndarray):
+                a.flags.writeable = False
+
     def __eq__(self, other: object) -> bool:
         return dataclass_equal(self, other)
 
@@ -150,7 +161,10 @@ class ReadyQueue:
             order = np.argsort(first, kind="stable")  # jobs in order of first appearance
             pos = np.empty_like(order)
             pos[order] = np.arange(order.shape[0])
-            self._cache["jobs"] = (uniq[order].astype(np.int64), pos[inv].astype(np.int64), first[order])
+            out = (uniq[order].astype(np.int64), pos[inv].astype(np.int64), first[order])
+            for a in out:
+                a.flags.writeable = False
+            self._cache["jobs"] = out
         return self._cache["jobs"]
 
     @property
@@ -183,8 +197,11 @@ class ReadyQueue:
             raise ValueError(f"overhead SA {sa} out of range [0, {self.num_sas})")
         if not cycles >= 0 or not math.isfinite(cycles):
             raise ValueError("overhead cycles must be finite and >= 0")
-        self.pre_work[sa] += cycles
-        self.sa_free[sa] += cycles
+        pre_work, sa_free = self.pre_work.copy(), self.sa_free.copy()  # the queue's arrays are read-only
+        pre_work[sa] += cycles
+        sa_free[sa] += cycles
+        pre_work.flags.writeable = sa_free.flags.writeable = False
+        self.pre_work, self.sa_free = pre_work, sa_free
         self._cache.pop("kin_True", None)
         self._cache.pop("kin_False", None)
 
@@ -213,12 +230,13 @@ class ReadyQueue:
 
         ``preds[i]`` lists SJ i's pending predecessors in the :attr:`pred_idx` convention.
         The running state defaults to idle SAs; ``pred_done_time`` to the arrival, raised to
-        ``now + run_work[m]`` for predecessors running on SA m.
+        ``now + run_work[m]`` for predecessors running on SA m. The arrays are copied (the
+        queue's own are read-only; the caller's stay writeable).
         """
-        cycles = np.asarray(cycles, np.float64)
+        cycles = np.array(cycles, np.float64)
         R, M = cycles.shape
-        job = np.asarray(job, np.int64)
-        arrival = np.asarray(arrival, np.float64)
+        job = np.array(job, np.int64)
+        arrival = np.array(arrival, np.float64)
         run_work = np.zeros(M) if run_work is None else np.array(run_work, np.float64)
         run_bw = np.zeros(M) if run_bw is None else np.array(run_bw, np.float64)
         run_job = np.full(M, -1, np.int64) if run_job is None else np.array(run_job, np.int64)
@@ -234,15 +252,18 @@ class ReadyQueue:
                         pred_done_time[i] = max(pred_done_time[i], now + run_work[q - R])
         return cls(
             now=float(now), period=float(period), bandwidth=float(bandwidth), job=job,
-            model=np.zeros(R, np.int64) if model is None else np.asarray(model, np.int64),
-            layer=np.asarray(layer, np.int64), arrival=arrival, deadline=np.asarray(deadline, np.float64),
-            cycles=cycles, bw=np.asarray(bw, np.float64),
-            energy=np.zeros((R, M)) if energy is None else np.asarray(energy, np.float64),
-            pred_ptr=ptr, pred_idx=idx, pred_done_time=np.asarray(pred_done_time, np.float64),
+            model=np.zeros(R, np.int64) if model is None else np.array(model, np.int64),
+            layer=np.array(layer, np.int64), arrival=arrival, deadline=np.array(deadline, np.float64),
+            cycles=cycles, bw=np.array(bw, np.float64),
+            energy=np.zeros((R, M)) if energy is None else np.array(energy, np.float64),
+            pred_ptr=ptr, pred_idx=idx, pred_done_time=np.array(pred_done_time, np.float64),
             sa_free=run_work + pre_work, run_active=run_work > 0, run_work=run_work, run_bw=run_bw,
             run_job=run_job, pre_work=pre_work,
         )
 
+
+#: The array fields of :class:`ReadyQueue`, flagged read-only when a queue is built.
+_RQ_ARRAYS = tuple(f.name for f in fields(ReadyQueue) if f.type == "np.ndarray")
 
 # --------------------------------------------------------------------------- #
 # Simulating a queue's schedule with the kernel

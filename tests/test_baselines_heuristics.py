@@ -1,6 +1,8 @@
 """EDF-H, PREMA-H and Herald make the decisions their definitions imply, on hand-built queues."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -213,7 +215,7 @@ def test_herald_edp_metric():
     rq = queue([dict(arrival=0.0, deadline=1e6, cycles=[[100.0, 120.0]])])
     with pytest.raises(ValueError):
         herald_assign(rq, metric="edp")  # no energy in this queue
-    rq.energy[:] = [[10.0, 5.0]]  # EDP 1000 vs 600 -> SA1 preferred
+    rq = dataclasses.replace(rq, energy=np.array([[10.0, 5.0]]))  # EDP 1000 vs 600 -> SA1 preferred
     assert herald_assign(rq, metric="edp", imbalance=1.0).tolist() == [1]
     assert herald_assign(rq, metric="latency", imbalance=1.0).tolist() == [0]
 

@@ -180,6 +180,39 @@ def test_overhead_carried_when_sa_busy():
     assert sim.result().busy_cycles == [290.0]
 
 
+class Halving(Scripted):
+    """Edits the queue it is handed (the simulator runs the period from these arrays afterwards)."""
+
+    name = "halving"
+
+    def schedule(self, rq: ReadyQueue):
+        rq.cycles *= 0.5
+        return super().schedule(rq)
+
+
+def test_scheduler_cannot_edit_the_queue():
+    # two 300-cycle jobs on one SA, deadline 500: one hit. Halved cycles would make both hits.
+    c = costs_of([model("a", [[300.0]], [[1.0]])], 1)
+    w = Workload(["a"], np.zeros(2, np.int64), np.zeros(2), np.full(2, 500.0))
+    assert Simulator(c, 1000.0).run(w, Scripted()).hits == 1
+    with pytest.raises(ValueError, match="read-only"):
+        Simulator(c, 1000.0).run(w, Halving())
+    sim = Simulator(c, 1000.0)
+    sim.reset(w)
+    rq = sim.observe()
+    frozen = {name: getattr(rq, name).flags.writeable for name in
+              ("job", "model", "layer", "arrival", "deadline", "cycles", "bw", "energy", "pred_ptr", "pred_idx",
+               "pred_done_time", "sa_free", "run_active", "run_work", "run_bw", "run_job", "pre_work")}
+    assert not any(frozen.values()), frozen
+    assert not rq.job_pos.flags.writeable and not rq.jobs.flags.writeable
+    sim.charge_overhead(0, 30.0, 0.0)  # replaces the two arrays it changes
+    assert rq.sa_free.tolist() == [30.0] and not rq.sa_free.flags.writeable
+    # ReadyQueue.create copies: the caller's arrays stay writeable
+    cyc = np.array([[10.0]])
+    ReadyQueue.create(0.0, 100.0, 16.0, [0], [0], [0.0], [50.0], cyc, [[1.0]], [[]])
+    cyc[0, 0] = 20.0
+
+
 def test_idle_periods_are_skipped():
     c = costs_of([model("a", [[10.0]], [[1.0]])], 1)
     arr = np.array([0.0, 1e7, 2e7 + 5])
