@@ -213,7 +213,7 @@ def _run_episode(seed: int) -> dict[str, np.ndarray]:
     from .ddpg import expert_action, expert_targets
     from .policy import encode
     from .reward import step_reward
-    from .scheduler import get_scheduler
+    from .scheduler import decide, get_scheduler
     from .sim.simulator import Simulator
 
     c = _CTX
@@ -229,7 +229,7 @@ def _run_episode(seed: int) -> dict[str, np.ndarray]:
         if decision_cost is not None and rq.size:
             sim.charge_overhead(ov_sa, *decision_cost.of(rq.size + 1))
         x, order = encode(rq, spec)
-        prio, sa = expert.schedule(rq)
+        prio, sa = decide(expert, rq)
         pt, st = expert_targets(prio, sa, order)
         a = expert_action(pt, st, spec.num_sas)
         info = sim.step(prio, sa, simulate_out=True, residual_queue=True)
@@ -383,7 +383,7 @@ def label_seed(episode_seed: int, step: int) -> int:
 def _label_one(item: tuple[int, Any, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     from .ddpg import expert_targets
     from .policy import encode
-    from .scheduler import run_queue
+    from .scheduler import decide, run_queue
 
     seed, rq, learner = item
     c = _CTX
@@ -392,7 +392,7 @@ def _label_one(item: tuple[int, Any, Any]) -> tuple[np.ndarray, np.ndarray, np.n
         ex = c["_expert"] = _make_expert(c)
     ex.reset(int(seed))
     if learner is None:
-        prio, sa = ex.schedule(rq)
+        prio, sa = decide(ex, rq)
     else:  # expert iteration: the search starts from the learner's own decision too
         res = ex.search(rq, extra=[learner])
         prio, sa = res.priority, res.sa

@@ -32,6 +32,7 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
+from characterize.errors import InputError
 from relmas.sim import kernel as _k
 
 
@@ -316,17 +317,107 @@ def _kernel_inputs(rq: ReadyQueue, drop: bool) -> dict[str, Any]:
     return kin
 
 
-def _check_action(rq: ReadyQueue, priority: np.ndarray, sa: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    priority = np.ascontiguousarray(priority, dtype=np.float64)
-    sa = np.ascontiguousarray(sa, dtype=np.int64)
-    R = rq.size
-    if priority.shape != (R,) or sa.shape != (R,):
-        raise ValueError(f"priority and sa must have shape ({R},), got {priority.shape} and {sa.shape}")
-    if np.isnan(priority).any():
-        raise ValueError("priority contains NaN")
-    if R and (sa.min() < 0 or sa.max() >= rq.num_sas):
-        raise ValueError(f"sa values must lie in [0, {rq.num_sas})")
-    return priority, sa
+class SchedulerError(InputError, ValueError):
+    """A scheduler's decision is invalid, or the scheduler raised.
+
+    The message names the scheduler (when known), the invocation time and the fault, e.g.
+    ``scheduler 'mine': t=300000: sa[4] = 6 is not an SA index in [0, 6)``. It is an
+    :class:`~characterize.errors.InputError` (the CLI prints it on one line and exits 2) and
+    a ``ValueError``. When the scheduler itself raised, the exception is the ``__cause__`` and
+    :attr:`show_cause` is True: the CLI then prints its traceback before the line, since it
+    points into the scheduler's own code.
+    """
+
+    def __init__(self, message: str, scheduler: str | None = None, t: float | None = None,
+                 show_cause: bool = False):
+        self.scheduler, self.t, self.show_cause = scheduler, t, show_cause
+        super().__init__(f"scheduler '{scheduler}'" if scheduler is not None else "decision",
+                         f"t={t:.12g}" if t is not None else "", message)
+
+    def __reduce__(self):  # picklable (label workers raise it in another process)
+        return SchedulerError, (self.message, self.scheduler, self.t, self.show_cause)
+
+    def named(self, scheduler: str) -> "SchedulerError":
+        """The same error, naming ``scheduler``."""
+        return SchedulerError(self.message, scheduler, self.t, self.show_cause)
+
+
+def _vector(x: Any, what: str, R: int, t: float) -> np.ndarray:
+    """``x`` as a 1-D numeric array of length R (no bool, no strings), else SchedulerError."""
+    try:
+        a = np.asarray(x)
+    except (TypeError, ValueError) as exc:
+        raise SchedulerError(f"{what} is not an array of numbers ({exc})", t=t) from None
+    if a.dtype.kind not in "iuf":
+        raise SchedulerError(f"{what} has dtype {a.dtype}, expected {'numbers' if what == 'priority' else 'integers'}",
+                             t=t)
+    if a.shape != (R,):
+        raise SchedulerError(f"{what} has shape {a.shape}, expected ({R},): one entry per SJ of the queue", t=t)
+    return a
+
+
+def _check_action(rq: ReadyQueue, priority: Any, sa: Any) -> tuple[np.ndarray, np.ndarray]:
+    """A decision as float64 priorities and int64 SAs; SchedulerError (a ValueError) naming the first bad SJ.
+
+    Priorities are numbers (integers or floats; ±inf are valid ordering keys), not NaN, not bool;
+    SAs are integers in [0, M), given as an integer array or as floats with integer values.
+    """
+    R, M, t = rq.size, rq.num_sas, rq.now
+    priority = _vector(priority, "priority", R, t)
+    sa = _vector(sa, "sa", R, t)
+    if priority.dtype.kind == "f" and np.isnan(priority).any():
+        raise SchedulerError(f"priority[{int(np.argmax(np.isnan(priority)))}] is NaN", t=t)
+    if sa.dtype.kind == "f":
+        frac = sa != np.rint(sa)  # NaN too
+        if frac.any():
+            i = int(np.argmax(frac))
+            raise SchedulerError(f"sa[{i}] = {sa[i].item()!r} is not an integer SA index", t=t)
+    if R and (sa.min() < 0 or sa.max() >= M):  # the bad index is looked up only on failure
+        i = int(np.argmax((sa < 0) | (sa >= M)))
+        v = sa[i].item()
+        raise SchedulerError(f"sa[{i}] = {v:g} is not an SA index in [0, {M})" if isinstance(v, float)
+                             else f"sa[{i}] = {v} is not an SA index in [0, {M})", t=t)
+    return np.ascontiguousarray(priority, dtype=np.float64), np.ascontiguousarray(sa, dtype=np.int64)
+
+
+def check_decision(decision: Any, rq: ReadyQueue, scheduler: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """What :meth:`Scheduler.schedule` returned, checked and converted: ``(priority float64[R], sa int64[R])``.
+
+    Raises:
+        SchedulerError: not a pair ``(priority, sa)`` (a tuple or list of two), or an entry is not a
+            1-D array of R numbers, a priority is NaN, or an SA is not an integer in [0, M). The
+            message names ``scheduler``, the time and the first bad SJ with its value.
+    """
+    try:
+        if not isinstance(decision, (tuple, list)) or len(decision) != 2:
+            what = (f"an array of shape {decision.shape}" if isinstance(decision, np.ndarray) else
+                    f"a {type(decision).__name__} of length {len(decision)}" if isinstance(decision, (tuple, list))
+                    else f"{type(decision).__name__}")
+            raise SchedulerError(f"schedule() returned {what}, expected a tuple (priority, sa) of two arrays of "
+                                 f"length R = {rq.size}", t=rq.now)
+        return _check_action(rq, decision[0], decision[1])
+    except SchedulerError as exc:
+        if scheduler is None:
+            raise
+        raise exc.named(scheduler) from None
+
+
+def decide(scheduler: "Scheduler", rq: ReadyQueue) -> tuple[np.ndarray, np.ndarray]:
+    """``scheduler.schedule(rq)``, checked by :func:`check_decision`; an exception it raises becomes a
+    :class:`SchedulerError` naming the scheduler and the time (the exception is its ``__cause__``)."""
+    name = getattr(scheduler, "name", type(scheduler).__name__)
+    try:
+        decision = scheduler.schedule(rq)
+    except Exception as exc:
+        raise scheduler_failed(name, rq.now, "schedule", exc) from exc
+    return check_decision(decision, rq, name)
+
+
+def scheduler_failed(scheduler: str, t: float, method: str, exc: BaseException) -> SchedulerError:
+    """The error to raise (``from exc``) when ``scheduler``'s ``method`` raised ``exc`` at time ``t``."""
+    hint = " (the ready queue's arrays are read-only: work on a copy)" if "read-only" in str(exc) else ""
+    return SchedulerError(f"{method}() raised {type(exc).__name__}: {exc}{hint}", scheduler, t,
+                          show_cause=not isinstance(exc, InputError))
 
 
 def run_queue(rq: ReadyQueue, priority: np.ndarray, sa: np.ndarray, horizon: float = math.inf,
@@ -344,8 +435,16 @@ def run_queue(rq: ReadyQueue, priority: np.ndarray, sa: np.ndarray, horizon: flo
     Returns:
         The :class:`~relmas.sim.kernel.KernelResult` over ``R + 2M`` entries: ``[0, R)`` the queue,
         ``R + m`` what runs on SA m at ``now``, ``R + M + m`` the overhead queued on SA m.
+
+    Raises:
+        SchedulerError: a ``ValueError`` naming the first bad entry (see :func:`check_decision`).
     """
-    priority, sa = _check_action(rq, priority, sa)
+    return _run_queue(rq, *_check_action(rq, priority, sa), horizon, stop_at_horizon, drop)
+
+
+def _run_queue(rq: ReadyQueue, priority: np.ndarray, sa: np.ndarray, horizon: float = math.inf,
+               stop_at_horizon: bool = False, drop: bool = True) -> _k.KernelResult:
+    """:func:`run_queue` of a decision already checked (float64 / int64 arrays of length R, valid SAs)."""
     kin = _kernel_inputs(rq, drop)
     R, M = rq.size, rq.num_sas
     n = kin["n"]
@@ -459,11 +558,14 @@ class Scheduler:
         """Decide the queue.
 
         Args:
-            rq: the ready queue and SA state (never empty).
+            rq: the ready queue and SA state (never empty; read-only).
 
         Returns:
-            ``(priority, sa)``: float64 [R] priorities (higher starts first; ties go to
-            the SJ earlier in the queue's tie order) and int64 [R] SA indices in [0, M).
+            ``(priority, sa)``, a tuple (or list) of two 1-D arrays of length R: priorities
+            (numbers, not NaN; ±inf allowed; higher starts first; ties go to the SJ earlier in
+            the queue's tie order) and SA indices in [0, M) (integers, or floats with integer
+            values). :func:`check_decision` checks it; anything else stops the episode with a
+            :class:`SchedulerError` naming the scheduler, the time and the first bad SJ.
         """
         raise NotImplementedError
 

@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from relmas.costs import ModelCost, SystemCosts
-from relmas.scheduler import ReadyQueue, Scheduler, get_scheduler
+from characterize.errors import InputError
+from relmas.scheduler import ReadyQueue, Scheduler, SchedulerError, get_scheduler
 from relmas.sim.reference import reference_run
 from relmas.sim.simulator import Simulator
 from relmas.workload import Workload
@@ -211,6 +212,58 @@ def test_scheduler_cannot_edit_the_queue():
     cyc = np.array([[10.0]])
     ReadyQueue.create(0.0, 100.0, 16.0, [0], [0], [0.0], [50.0], cyc, [[1.0]], [[]])
     cyc[0, 0] = 20.0
+
+
+class Returns(Scheduler):
+    """Returns ``make(priority, sa)`` built from a valid FCFS decision on SA 0 (a broken scheduler)."""
+
+    def __init__(self, make):
+        self.make, self.name = make, "broken"
+
+    def schedule(self, rq: ReadyQueue):
+        return self.make(-np.arange(rq.size, dtype=float), np.zeros(rq.size, np.int64))
+
+
+def _raise(p, s):
+    raise RuntimeError("boom")
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda p, s: (p, s + 2), "sa[0] = 2 is not an SA index in [0, 2)"),
+    (lambda p, s: (p, s - 1), "sa[0] = -1 is not an SA index in [0, 2)"),
+    (lambda p, s: (p, s + 0.7), "sa[0] = 0.7 is not an integer"),
+    (lambda p, s: (p, np.full(len(s), np.nan)), "sa[0] = nan is not an integer"),
+    (lambda p, s: (p, s > 0), "sa has dtype bool"),
+    (lambda p, s: (p[:-1], s[:-1]), "priority has shape (2,), expected (3,)"),
+    (lambda p, s: (np.append(p, 0.0), s), "priority has shape (4,), expected (3,)"),
+    (lambda p, s: (np.where(np.arange(len(p)) == 1, np.nan, p), s), "priority[1] is NaN"),
+    (lambda p, s: (p.astype(str), s), "priority has dtype <U"),
+    (lambda p, s: (1.0, 0), "priority has shape (), expected (3,)"),
+    (lambda p, s: None, "returned NoneType, expected a tuple (priority, sa)"),
+    (lambda p, s: np.stack([p, s]), "returned an array of shape (2, 3), expected a tuple"),
+    (lambda p, s: (p, s, None), "returned a tuple of length 3"),
+    (lambda p, s: {"priority": p, "sa": s}, "returned dict"),
+    (_raise, "schedule() raised RuntimeError: boom"),
+])
+def test_invalid_decisions_name_the_scheduler_time_and_sj(make, words):
+    c = costs_of([model("a", [[100.0, 100.0]], [[1.0, 1.0]])], 2)
+    w = Workload(["a"], np.zeros(3, np.int64), np.full(3, 200.0), np.full(3, 5000.0))
+    with pytest.raises(SchedulerError) as e:
+        Simulator(c, 100.0).run(w, Returns(make))
+    msg = str(e.value)
+    assert msg.startswith("scheduler 'broken': t=200: ") and words in msg, msg
+    assert isinstance(e.value, ValueError) and isinstance(e.value, InputError)
+    assert e.value.show_cause == (make is _raise)
+    # valid alternatives: lists, integer-valued float SAs, integer and infinite priorities
+    for ok in (lambda p, s: [list(p), list(s)], lambda p, s: (p.astype(int), s.astype(float) + 1.0),
+               lambda p, s: (np.full(len(p), np.inf), s), lambda p, s: (-np.full(len(p), np.inf), s)):
+        assert Simulator(c, 100.0).run(w, Returns(ok)).jobs == 3
+    # the step API checks the same way, without a scheduler name
+    sim = Simulator(c, 100.0)
+    sim.reset(w)
+    sim.observe()
+    with pytest.raises(SchedulerError, match=r"^decision: t=200: sa\[1\] = 0.5 is not an integer"):
+        sim.step(np.zeros(3), np.array([0.0, 0.5, 1.0]))
 
 
 def test_idle_periods_are_skipped():

@@ -3,13 +3,17 @@
 Each subcommand lives in its own module under ``relmas.cli`` and exposes
 ``register(subparsers)``; ``relmas bench`` gathers the ``bench_*`` modules.
 Errors in user input (:class:`~characterize.errors.InputError`) print one line
-naming the file and field, and exit with status 2.
+naming the file and field, and exit with status 2. A scheduler's invalid decision
+is such an error (:class:`~relmas.scheduler.SchedulerError`: the scheduler, the
+time, the first bad SJ); when a scheduler raised an exception of its own (a bug
+in its code, not bad input), its traceback is printed before that line.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
 import sys
+import traceback
 
 from characterize.errors import BackendUnavailable, InputError
 
@@ -78,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rc = args.func(args)
     except InputError as exc:
+        if getattr(exc, "show_cause", False) and exc.__cause__ is not None:  # a scheduler's own exception
+            traceback.print_exception(type(exc.__cause__), exc.__cause__, exc.__cause__.__traceback__)
         print(f"relmas: error: {exc}", file=sys.stderr)
         return 2
     except BackendUnavailable as exc:

@@ -38,8 +38,8 @@ import numpy as np
 from numba import njit
 
 from relmas.costs import SystemCosts
-from relmas.scheduler import ReadyQueue, Scheduler, dataclass_equal, run_queue
-from relmas.scheduler import simulate_out as _simulate_out
+from relmas.scheduler import (ReadyQueue, Scheduler, SchedulerError, _check_action, _run_queue, check_decision,
+                              dataclass_equal, scheduler_failed)
 from relmas.workload import Workload
 
 _PENDING, _RUNNING, _DONE, _DROPPED = 0, 1, 2, 3
@@ -476,10 +476,13 @@ class Simulator:
         """
         if self._rq is None:
             raise RuntimeError("step() needs an observed ready queue (call observe() first)")
+        priority, sa = _check_action(self._rq, priority, sa)  # SchedulerError (a ValueError) names the first bad SJ
+        return self._step(priority, sa, simulate_out, residual_queue)
+
+    def _step(self, priority: np.ndarray, sa: np.ndarray, simulate_out: bool, residual_queue: bool) -> StepInfo:
+        """:meth:`step` with a checked decision."""
         rq, ids = self._rq, self._rq_ids
-        priority = np.asarray(priority, np.float64)
-        sa = np.asarray(sa, np.int64)
-        fo = _simulate_out(rq, priority, sa) if simulate_out else None
+        fo = _run_queue(rq, priority, sa).finish[:rq.size].copy() if simulate_out else None
         start, finish = self._execute(rq, ids, priority, sa)
         self._decisions += 1
         res_rq = self._residual_queue() if residual_queue else None
@@ -506,7 +509,7 @@ class Simulator:
         t = rq.now
         t_end = t + self.period
         R, M = rq.size, self.num_sas
-        res = run_queue(rq, priority, sa, horizon=t_end, stop_at_horizon=True)
+        res = _run_queue(rq, priority, sa, horizon=t_end, stop_at_horizon=True)
         self._apply(rq, ids, sa, res)
         self._periods += 1
         self._k += 1
@@ -598,20 +601,36 @@ class Simulator:
         """Simulate ``workload`` under ``scheduler`` (reset with ``seed``) to the end.
 
         The same workload, scheduler and seed give the same metrics (wall time aside).
+
+        Raises:
+            SchedulerError: the scheduler returned an invalid decision or overhead, or raised (the
+                scheduler's exception is the ``__cause__``); the message names the scheduler and the time.
         """
-        scheduler.reset(seed)
+        name = getattr(scheduler, "name", type(scheduler).__name__)
+        try:
+            scheduler.reset(seed)
+        except Exception as exc:
+            raise scheduler_failed(name, 0.0, "reset", exc) from exc
         self.reset(workload)
         while (rq := self.observe()) is not None:
             t0, c0 = time.perf_counter(), time.process_time()
-            ov = scheduler.decision_overhead(rq)
-            if ov is not None:
-                self.charge_overhead(*ov)
-            priority, sa = scheduler.schedule(rq)
+            method = "decision_overhead"
+            try:
+                ov = scheduler.decision_overhead(rq)
+                if ov is not None:
+                    method = "charge"
+                    self.charge_overhead(*ov)
+                method = "schedule"
+                decision = scheduler.schedule(rq)
+            except Exception as exc:
+                if method == "charge":
+                    raise SchedulerError(f"decision_overhead() returned {ov!r}, expected (sa, cycles, energy_pj): "
+                                         f"{exc}", name, rq.now) from None
+                raise scheduler_failed(name, rq.now, method, exc) from exc
             self._wall += time.perf_counter() - t0
             self._cpu += time.process_time() - c0
-            self.step(priority, sa, simulate_out=False)
-        return self.result(meta={"scheduler": getattr(scheduler, "name", type(scheduler).__name__),
-                                 "seed": seed})
+            self._step(*check_decision(decision, rq, name), simulate_out=False, residual_queue=False)
+        return self.result(meta={"scheduler": name, "seed": seed})
 
     def result(self, meta: dict[str, Any] | None = None) -> EpisodeResult:
         """Metrics of the finished episode (after :meth:`observe` returned None).
@@ -630,7 +649,7 @@ class Simulator:
             self._open = []
             if self._busy_sas():
                 rq, ids = self._build_rq(self.now, [])
-                res = run_queue(rq, np.zeros(0), np.zeros(0, np.int64))
+                res = _run_queue(rq, np.zeros(0), np.zeros(0, np.int64))
                 self._apply(rq, ids, np.zeros(0, np.int64), res)
                 self._t_last = max(self._t_last, res.t_end)
         w = self._w
