@@ -20,7 +20,10 @@ Schedulers plug in by name::
 ``get_scheduler`` imports the modules of the packages listed in
 :data:`PLUGIN_PACKAGES` the first time a name is unknown, so modules under
 ``baselines/`` that call :func:`register_scheduler` at import time are found
-without an explicit import.
+without an explicit import. Each module is imported on its own: one that fails
+to import (a missing dependency, a name registered twice) leaves the others
+usable and is named, with its error, when a requested name is not found
+(:func:`plugin_errors` lists them).
 """
 from __future__ import annotations
 
@@ -615,35 +618,71 @@ class RandomScheduler(Scheduler):
 SchedulerFactory = Callable[..., Scheduler]
 _REGISTRY: dict[str, SchedulerFactory] = {}
 PLUGIN_PACKAGES: list[str] = ["baselines", "relmas.policy"]
-"""Packages whose modules are imported to find schedulers registered at import time."""
+"""Packages (every module not starting with ``_``) and modules imported to find schedulers registered at
+import time."""
 _discovered = False
+_discovering = False
+_PLUGIN_ERRORS: dict[str, str] = {}  # plug-in module -> "ExceptionType: message" of its failed import
+_CONFLICTS: dict[str, list[str]] = {}  # name -> the modules that registered it during discovery
+
+
+def _origin(factory: Any) -> str:
+    return str(getattr(factory, "__module__", None) or "?")
 
 
 def register_scheduler(name: str, factory: SchedulerFactory, overwrite: bool = False) -> None:
     """Make ``factory(**kwargs)`` available as ``get_scheduler(name, **kwargs)``.
 
+    Names are case-insensitive. Registering the same factory again does nothing; ``overwrite=True``
+    replaces another factory (e.g. a class redefined in a notebook cell).
+
     Raises:
-        ValueError: ``name`` is taken by another factory and ``overwrite`` is False.
+        ValueError: ``name`` is taken by another factory and ``overwrite`` is False (the message names the
+            modules of both). During plug-in discovery the clash is recorded instead, so that the other
+            modules still load, and :func:`get_scheduler` refuses that one name.
     """
     key = name.lower()
-    if key in _REGISTRY and _REGISTRY[key] is not factory and not overwrite:
-        raise ValueError(f"scheduler {name!r} is already registered")
+    old = _REGISTRY.get(key)
+    if old is not None and old is not factory and not overwrite:
+        if _discovering:
+            _CONFLICTS.setdefault(key, [_origin(old)]).append(_origin(factory))
+            return
+        raise ValueError(f"scheduler {name!r} is already registered by {_origin(old)}; {_origin(factory)} registers "
+                         "it again (rename one, or pass overwrite=True to replace it)")
     _REGISTRY[key] = factory
+    _CONFLICTS.pop(key, None)
 
 
 def _discover() -> None:
-    global _discovered
+    """Import every plug-in module once, each on its own: one that fails is recorded and skipped."""
+    global _discovered, _discovering
     if _discovered:
         return
+    _discovering = True
+    try:
+        for pkg_name in PLUGIN_PACKAGES:
+            try:
+                pkg = importlib.import_module(pkg_name)
+            except Exception as exc:
+                _PLUGIN_ERRORS[pkg_name] = f"{type(exc).__name__}: {exc}"
+                continue
+            for info in pkgutil.iter_modules(getattr(pkg, "__path__", [])):
+                if info.name.startswith("_"):
+                    continue
+                mod = f"{pkg_name}.{info.name}"
+                try:
+                    importlib.import_module(mod)
+                except Exception as exc:
+                    _PLUGIN_ERRORS[mod] = f"{type(exc).__name__}: {exc}"
+    finally:
+        _discovering = False
     _discovered = True
-    for pkg_name in PLUGIN_PACKAGES:
-        try:
-            pkg = importlib.import_module(pkg_name)
-        except ImportError:
-            continue
-        for info in pkgutil.iter_modules(getattr(pkg, "__path__", [])):
-            if not info.name.startswith("_"):
-                importlib.import_module(f"{pkg_name}.{info.name}")
+
+
+def plugin_errors() -> dict[str, str]:
+    """Plug-in modules that failed to import during discovery: ``{module: "ExceptionType: message"}``."""
+    _discover()
+    return dict(_PLUGIN_ERRORS)
 
 
 def available_schedulers() -> list[str]:
@@ -652,18 +691,38 @@ def available_schedulers() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def get_scheduler(name: str, **kwargs: Any) -> Scheduler:
-    """A new scheduler by registered name, e.g. ``get_scheduler("fcfs-h")``.
+def scheduler_factory(name: str) -> SchedulerFactory:
+    """The factory registered as ``name`` (plug-ins are discovered the first time a name is unknown).
 
     Raises:
-        KeyError: no scheduler has that name (the message lists the known ones).
+        KeyError: no scheduler has that name; ``args[0]`` lists the known ones and any plug-in module
+            that failed to import, with its error.
+        ValueError: two plug-in modules registered that name (both are named).
     """
     key = name.lower()
     if key not in _REGISTRY:
         _discover()
+    if key in _CONFLICTS:
+        raise ValueError(f"scheduler {name!r} is registered by two modules: {' and '.join(_CONFLICTS[key])} "
+                         "(rename one)")
     if key not in _REGISTRY:
-        raise KeyError(f"unknown scheduler {name!r}; known: {', '.join(available_schedulers())}")
-    return _REGISTRY[key](**kwargs)
+        msg = f"unknown scheduler {name!r}; known: {', '.join(available_schedulers())}"
+        if _PLUGIN_ERRORS:
+            msg += "; plug-in modules that failed to import: " + "; ".join(
+                f"{m} ({e})" for m, e in _PLUGIN_ERRORS.items())
+        raise KeyError(msg)
+    return _REGISTRY[key]
+
+
+def get_scheduler(name: str, **kwargs: Any) -> Scheduler:
+    """A new scheduler by registered name, e.g. ``get_scheduler("fcfs-h")``.
+
+    Raises:
+        KeyError: no scheduler has that name (the message lists the known ones, and plug-in modules
+            that failed to import).
+        ValueError: two plug-in modules registered that name.
+    """
+    return scheduler_factory(name)(**kwargs)
 
 
 register_scheduler("random", RandomScheduler)

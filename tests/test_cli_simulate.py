@@ -89,3 +89,120 @@ def test_valid_plugin_runs(relmas_main, tmp_path, capsys):
     assert relmas_main(["simulate", "--workload", "light", "--scheduler", "edf-h", "-o", str(out)]) == 0
     d = json.loads(out.read_text())
     assert d["jobs"] == 12 and d["meta"]["scheduler"] == "edf-h"
+
+
+# --------------------------------------------------------------------------- #
+# plug-in discovery
+
+
+@pytest.fixture
+def plugins(tmp_path, monkeypatch):
+    """A plug-in package beside ``baselines``: one good module, one with a missing dependency, one that
+    registers an existing name, and a private one (skipped). The registry is restored afterwards."""
+    import sys
+    import uuid
+
+    import relmas.scheduler as S
+
+    S.available_schedulers()  # every shipped scheduler registered before the copy
+    pkg = f"plugtest_{uuid.uuid4().hex[:8]}"
+    d = tmp_path / pkg
+    d.mkdir()
+    (d / "__init__.py").write_text("")
+    head = "from relmas.scheduler import register_scheduler\nfrom baselines.fcfs import FCFSH\n"
+    (d / "good.py").write_text(head + "class Good(FCFSH):\n    name = 'test-good'\n"
+                               "register_scheduler('test-good', Good)\n")
+    (d / "broken.py").write_text("import not_installed_dep_xyz\n")
+    (d / "dup.py").write_text(head + "class Dup(FCFSH):\n    pass\nregister_scheduler('fcfs-h', Dup)\n")
+    (d / "_private.py").write_text("raise RuntimeError('private modules are not imported')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(S, "PLUGIN_PACKAGES", [*S.PLUGIN_PACKAGES, pkg])
+    monkeypatch.setattr(S, "_REGISTRY", dict(S._REGISTRY))
+    monkeypatch.setattr(S, "_CONFLICTS", {}, raising=False)  # raising=False: fails on behaviour without the fix
+    monkeypatch.setattr(S, "_PLUGIN_ERRORS", {}, raising=False)
+    monkeypatch.setattr(S, "_discovered", False)
+    monkeypatch.setattr(cli_simulate, "_WARNED", set(), raising=False)
+    yield pkg
+    for m in [m for m in sys.modules if m.startswith(pkg)]:
+        sys.modules.pop(m)
+
+
+def test_a_broken_or_clashing_plugin_leaves_the_others_usable(plugins, relmas_main, tmp_path, capsys):
+    import relmas.scheduler as S
+
+    assert S.get_scheduler("test-good").name == "test-good"
+    assert S.get_scheduler("edf-h").name == "edf-h"
+    errors = S.plugin_errors()
+    assert set(errors) == {f"{plugins}.broken"}
+    assert "ModuleNotFoundError" in errors[f"{plugins}.broken"] and "not_installed_dep_xyz" in errors[f"{plugins}.broken"]
+    with pytest.raises(ValueError, match=rf"'fcfs-h' is registered by two modules: baselines.fcfs and {plugins}.dup"):
+        S.get_scheduler("fcfs-h")
+    with pytest.raises(KeyError) as e:
+        S.get_scheduler("sjf-h")
+    assert f"{plugins}.broken (ModuleNotFoundError" in e.value.args[0]
+    # the CLI: one warning line for the broken module, then the run
+    out = tmp_path / "run.json"
+    assert relmas_main(["simulate", "--workload", "light", "--scheduler", "edf-h", "-o", str(out)]) == 0
+    lines = _err_lines(capsys)
+    assert len(lines) == 1 and lines[0].startswith(f"relmas: warning: plug-in module {plugins}.broken failed")
+    assert relmas_main(["simulate", "--workload", "light", "--scheduler", "fcfs-h", "-o", str(out)]) == 2
+    lines = _err_lines(capsys)
+    assert lines == [f"relmas: error: --scheduler: scheduler 'fcfs-h' is registered by two modules: baselines.fcfs "
+                     f"and {plugins}.dup (rename one)"]
+    assert relmas_main(["simulate", "--workload", "light", "--scheduler", "sjf-h", "-o", str(out)]) == 2
+    lines = _err_lines(capsys)
+    assert len(lines) == 1 and "unknown scheduler 'sjf-h'" in lines[0] and f"{plugins}.broken (" in lines[0]
+
+
+def test_register_outside_discovery_names_both_modules():
+    from relmas.scheduler import register_scheduler
+
+    class Other(Scheduler):
+        pass
+
+    with pytest.raises(ValueError, match=r"'edf-h' is already registered by baselines.edf; test_cli_simulate "
+                                         r"registers it again"):
+        register_scheduler("edf-h", Other)
+
+
+class _Picky(Scheduler):
+    name = "test-picky"
+
+    def __init__(self, window: int = 3):
+        if window < 1:
+            raise ValueError(f"window must be >= 1, got {window}")
+        self.window = window
+
+    def schedule(self, rq):
+        return -rq.deadline, np.zeros(rq.size, np.int64)
+
+
+register_scheduler("test-picky", _Picky, overwrite=True)
+
+
+@pytest.mark.parametrize("argv, where", [
+    (["--param", "windw=2"], "relmas: error: --param: scheduler 'test-picky' does not take these parameters: "
+                             "got an unexpected keyword argument 'windw'"),
+    (["--param", "window=0"], "relmas: error: scheduler 'test-picky': cannot be built with window=0: ValueError: "
+                              "window must be >= 1, got 0"),
+    ([], None),
+])
+def test_constructor_errors_blame_param_only_when_at_fault(relmas_main, tmp_path, capsys, monkeypatch, argv, where):
+    out = tmp_path / "run.json"
+    rc = relmas_main(["simulate", "--workload", "light", "--scheduler", "test-picky", "-o", str(out), *argv])
+    if where is None:
+        assert rc == 0
+        # a bad value in the configuration's schedulers section is not blamed on --param
+        monkeypatch.setitem(CFG, "schedulers", {"test-picky": {"window": -1, "span": 2}})
+        capsys.readouterr()
+        assert relmas_main(["simulate", "--workload", "light", "--scheduler", "test-picky", "-o", str(out)]) == 2
+        assert _err_lines(capsys) == ["relmas: error: test-config.yaml: schedulers.test-picky: scheduler 'test-picky' "
+                                      "does not take these parameters: got an unexpected keyword argument 'span'"]
+        monkeypatch.setitem(CFG, "schedulers", {"test-picky": {"window": -1}})
+        assert relmas_main(["simulate", "--workload", "light", "--scheduler", "test-picky", "-o", str(out)]) == 2
+        line, = _err_lines(capsys)
+        assert "--param" not in line and "cannot be built with window=-1: ValueError" in line
+        return
+    assert rc == 2
+    assert _err_lines(capsys) == [where]
+    assert not out.exists()

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,7 @@ from .. import workload as wl
 from ..config import workload_config
 from ..costs import SystemCosts
 from ..io import write_json
-from ..scheduler import Scheduler, available_schedulers, get_scheduler
+from ..scheduler import Scheduler, SchedulerError, plugin_errors, scheduler_factory
 from .common import add_scenario_options, bandwidth_option, scenario
 
 
@@ -50,32 +52,74 @@ def parse_params(items: list[str]) -> dict[str, Any]:
     return out
 
 
+_WARNED: set[str] = set()  # plug-in modules already reported as failed to import, in this process
+
+
+def _bind_problem(factory: Any, kwargs: dict[str, Any]) -> str | None:
+    """Why ``factory(**kwargs)`` does not fit its signature, or None (also when it has no signature)."""
+    try:
+        inspect.signature(factory).bind(**kwargs)
+    except TypeError as exc:
+        return str(exc)
+    except ValueError:  # no signature to inspect
+        return None
+    return None
+
+
 def make_scheduler(name: str, cfg: dict[str, Any], costs: SystemCosts, params: dict[str, Any],
                    policy: Path | None = None) -> Scheduler:
-    """A scheduler by name with the configuration's parameters, then ``params`` on top."""
+    """A scheduler by name with the configuration's parameters, then ``params`` (--param) on top.
+
+    Errors name their source: an unknown name (and any plug-in module that failed to import) --scheduler;
+    arguments the scheduler's signature does not take --param, or the configuration's ``schedulers.<name>``
+    when no --param is at fault; a ValueError or TypeError raised while it is built names the scheduler
+    and the arguments it was given (a :class:`~relmas.scheduler.SchedulerError`).
+    """
     from ..workload import isolated_latencies
 
-    kwargs = dict((cfg.get("schedulers") or {}).get(name) or {})
-    kwargs.update(params)
-    if name == "prema-h":
-        kwargs.setdefault("isolated_latency", isolated_latencies(costs))
-    if name.startswith("relmas"):
-        if policy is None:
-            raise InputError("--policy", "", f"scheduler '{name}' needs --policy PATH (a checkpoint written by "
-                             "`relmas train`, e.g. outputs/policies/light_medium/best.pt)")
-        kwargs["policy"] = policy
-        kwargs.setdefault("costs", costs)
-    elif policy is not None:
-        raise InputError("--policy", "", f"scheduler '{name}' takes no policy checkpoint")
     try:
-        return get_scheduler(name, **kwargs)
-    except KeyError:
-        raise InputError("--scheduler", "", f"unknown scheduler '{name}' (known: {', '.join(available_schedulers())})") \
-            from None
-    except TypeError as exc:
-        raise InputError("--param", "", f"scheduler '{name}' does not take these parameters: {exc}") from None
+        factory = scheduler_factory(name)
+    except KeyError as exc:
+        raise InputError("--scheduler", "", exc.args[0]) from None
     except ValueError as exc:
-        raise InputError("--param", "", f"scheduler '{name}': {exc}") from None
+        raise InputError("--scheduler", "", str(exc)) from None
+    for mod, err in plugin_errors().items():
+        if mod not in _WARNED:
+            _WARNED.add(mod)
+            print(f"relmas: warning: plug-in module {mod} failed to import ({err}); its schedulers are unavailable",
+                  file=sys.stderr)
+    section = dict((cfg.get("schedulers") or {}).get(name) or {})
+
+    def arguments(extra: dict[str, Any]) -> dict[str, Any]:
+        kwargs = {**section, **extra}
+        if name == "prema-h":
+            kwargs.setdefault("isolated_latency", isolated_latencies(costs))
+        if name.startswith("relmas"):
+            kwargs["policy"] = policy
+            kwargs.setdefault("costs", costs)
+        return kwargs
+
+    if name.startswith("relmas") and policy is None:
+        raise InputError("--policy", "", f"scheduler '{name}' needs --policy PATH (a checkpoint written by "
+                         "`relmas train`, e.g. outputs/policies/light_medium/best.pt)")
+    if not name.startswith("relmas") and policy is not None:
+        raise InputError("--policy", "", f"scheduler '{name}' takes no policy checkpoint")
+    kwargs = arguments(params)
+    problem = _bind_problem(factory, kwargs)
+    if problem is not None:
+        if params and _bind_problem(factory, arguments({})) is None:
+            raise InputError("--param", "", f"scheduler '{name}' does not take these parameters: {problem}")
+        if section and _bind_problem(factory, arguments({})) is not None:
+            raise InputError(cfg.get("_path", "config"), f"schedulers.{name}",
+                             f"scheduler '{name}' does not take these parameters: {problem}")
+        raise InputError("--scheduler", "", f"scheduler '{name}' cannot be built: {problem}")
+    try:
+        return factory(**kwargs)
+    except (TypeError, ValueError) as exc:
+        given = {**section, **params}
+        args = ", ".join(f"{k}={v!r}" for k, v in given.items()) or "its defaults"
+        raise SchedulerError(f"cannot be built with {args}: {type(exc).__name__}: {exc}", name,
+                             show_cause=isinstance(exc, TypeError)) from exc
 
 
 def load_or_generate(spec: str, qos: str, seed: int, cfg: dict[str, Any], costs: SystemCosts,
