@@ -206,3 +206,53 @@ def test_constructor_errors_blame_param_only_when_at_fault(relmas_main, tmp_path
     assert rc == 2
     assert _err_lines(capsys) == [where]
     assert not out.exists()
+
+
+# --------------------------------------------------------------------------- #
+# workload files
+
+
+def test_workload_file_keeps_its_set_period_and_qos(relmas_main, tmp_path, capsys):
+    wf = tmp_path / "wh.yaml"
+    assert relmas_main(["workload", "--workload", "heavy", "--qos", "high", "--seed", "3", "-o", str(wf)]) == 0
+    out = tmp_path / "run.json"
+    assert relmas_main(["simulate", "--workload", str(wf), "--scheduler", "edf-h", "-o", str(out)]) == 0
+    meta = json.loads(out.read_text())["meta"]
+    assert meta["period_cycles"] == 50000.0  # heavy's period, not the 100,000-cycle fallback
+    assert meta["qos"] == "high" and meta["workload_meta"]["qos"] == "high" and meta["workload_meta"]["name"] == "heavy"
+    assert relmas_main(["simulate", "--workload", str(wf), "--scheduler", "edf-h", "--qos", "high", "--period", "7000",
+                        "-o", str(out)]) == 0
+    assert json.loads(out.read_text())["meta"]["period_cycles"] == 7000.0
+    out.unlink()
+    capsys.readouterr()
+    for flag, field in ((["--qos", "medium"], "meta.qos"), (["--jobs", "5"], "jobs")):
+        assert relmas_main(["simulate", "--workload", str(wf), "--scheduler", "edf-h", *flag, "-o", str(out)]) == 2
+        line, = _err_lines(capsys)
+        assert line.startswith(f"relmas: error: {wf}: {field}: ") and flag[1] in line
+        assert not out.exists()
+    # evaluate labels the rows with the file's QoS and uses heavy's period
+    import pandas as pd
+
+    csv = tmp_path / "ev.csv"
+    assert relmas_main(["evaluate", "--workload", str(wf), "--schedulers", "edf-h", "--seeds", "1", "2", "--quiet",
+                        "-o", str(csv)]) == 0
+    df = pd.read_csv(csv)
+    assert df["qos"].tolist() == ["high", "high"] and df["period_cycles"].tolist() == [50000.0, 50000.0]
+    capsys.readouterr()
+    csv.unlink()
+    assert relmas_main(["evaluate", "--workload", str(wf), "--qos", "low", "--schedulers", "edf-h", "--seeds", "1",
+                        "--quiet", "-o", str(csv)]) == 2
+    assert _err_lines(capsys)[-1].startswith(f"relmas: error: {wf}: meta.qos: ")
+    assert not csv.exists()
+
+
+def test_hand_written_workload_file(relmas_main, tmp_path):
+    wf = tmp_path / "w.yaml"
+    wf.write_text("jobs:\n  - {model: m0, arrival: 0, deadline: 90000}\n  - {model: m1, arrival: 10, deadline: 90000}\n")
+    out = tmp_path / "run.json"
+    assert relmas_main(["simulate", "--workload", str(wf), "--scheduler", "fcfs-h", "--qos", "low",
+                        "-o", str(out)]) == 0
+    meta = json.loads(out.read_text())["meta"]
+    assert meta["qos"] == "low" and meta["period_cycles"] == 100000.0  # no set recorded: the fallback period
+    assert relmas_main(["simulate", "--workload", str(wf), "--scheduler", "fcfs-h", "-o", str(out)]) == 0
+    assert json.loads(out.read_text())["meta"]["qos"] is None

@@ -10,7 +10,7 @@ from .. import workload as wl
 from ..evaluate import evaluate
 from ..io import atomic_path
 from .common import add_scenario_options, scenario
-from .simulate import parse_params, period_for
+from .simulate import describe_workload, load_or_generate, parse_params, period_for
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,8 +20,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Each seed draws one workload, shared by every scheduler and bandwidth. One row per episode: "
         "workload, qos, scheduler, seed, sla_rate, then the other metrics.",
     )
-    p.add_argument("--workload", required=True, help="light, heavy, mixed, or a workload file")
-    p.add_argument("--qos", default="medium", choices=wl.QOS_LEVELS)
+    p.add_argument("--workload", required=True,
+                   help="light, heavy, mixed, or a workload file (its QoS and its set's period apply; every seed "
+                   "then runs the file's jobs and only seeds the schedulers)")
+    p.add_argument("--qos", default=None, choices=wl.QOS_LEVELS,
+                   help="QoS level (default: medium; a workload file's own, which --qos must not contradict)")
     p.add_argument("--schedulers", nargs="+", required=True, metavar="NAME")
     p.add_argument("--seeds", nargs="+", type=int, required=True, metavar="SEED")
     p.add_argument("--bandwidths", nargs="+", type=float, default=None, metavar="GBPS",
@@ -55,8 +58,12 @@ def run(args: argparse.Namespace) -> int:
     for bw in args.bandwidths or []:
         if bw <= 0:
             raise InputError("--bandwidths", "", f"must be positive, got {bw}")
-    period = period_for(cfg, args.workload, args.period)
-    df = evaluate(costs, cfg, args.workload, args.qos, args.schedulers, args.seeds, period, args.bandwidths,
+    # the set whose period applies, and the QoS of the rows: a workload file's own (checked against --qos)
+    is_file = args.workload not in (cfg.get("workloads") or {})
+    first = load_or_generate(args.workload, args.qos, args.seeds[0], cfg, costs, args.jobs) if is_file else None
+    wset, qos = describe_workload(args.workload, first, args.qos, cfg)
+    period = period_for(cfg, wset, args.period)
+    df = evaluate(costs, cfg, args.workload, qos, args.schedulers, args.seeds, period, args.bandwidths,
                   policies, params, args.jobs, progress=not args.quiet)
     with atomic_path(args.output) as tmp:
         df.to_csv(tmp, index=False)

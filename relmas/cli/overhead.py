@@ -12,7 +12,7 @@ from .. import workload as wl
 from ..io import atomic_path
 from ..overhead import energy_overhead
 from .common import add_scenario_options, scenario
-from .simulate import parse_params
+from .simulate import describe_workload, load_or_generate, parse_params
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,7 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "per decision, then the energy of every step.",
     )
     p.add_argument("--workload", default="mixed")
-    p.add_argument("--qos", default="medium", choices=wl.QOS_LEVELS)
+    p.add_argument("--qos", default=None, choices=wl.QOS_LEVELS,
+                   help="QoS level (default: medium; a workload file's own, which --qos must not contradict)")
     p.add_argument("--hidden", nargs="+", type=int, required=True, metavar="H")
     p.add_argument("--periods", nargs="+", type=float, required=True, metavar="CYCLES")
     p.add_argument("--seeds", nargs="+", type=int, required=True)
@@ -42,7 +43,10 @@ def run(args: argparse.Namespace) -> int:
     cfg, costs = scenario(args)
     table = read_table(args.policy_table)
     table.attrs["source"] = str(args.policy_table)  # named by errors about missing hidden sizes
-    df = energy_overhead(costs, cfg, table, args.workload, args.qos, args.hidden, args.periods, args.seeds,
+    is_file = args.workload not in (cfg.get("workloads") or {})
+    first = load_or_generate(args.workload, args.qos, args.seeds[0], cfg, costs, args.jobs) if is_file else None
+    _, qos = describe_workload(args.workload, first, args.qos, cfg)  # a workload file's QoS labels the rows
+    df = energy_overhead(costs, cfg, table, args.workload, qos, args.hidden, args.periods, args.seeds,
                          args.scheduler, parse_params(args.param), args.policy, args.jobs)
     with atomic_path(args.output) as tmp:
         df.to_csv(tmp, index=False)

@@ -122,19 +122,46 @@ def make_scheduler(name: str, cfg: dict[str, Any], costs: SystemCosts, params: d
                              show_cause=isinstance(exc, TypeError)) from exc
 
 
-def load_or_generate(spec: str, qos: str, seed: int, cfg: dict[str, Any], costs: SystemCosts,
+def load_or_generate(spec: str, qos: str | None, seed: int, cfg: dict[str, Any], costs: SystemCosts,
                      jobs: int | None = None) -> wl.Workload:
-    """A workload set name of the configuration (generated from ``seed``) or a workload file."""
+    """A workload set name of the configuration (generated from ``seed``; ``qos`` None: medium) or a workload file.
+
+    A file's jobs and deadlines are fixed: a ``qos`` or ``jobs`` that contradicts its ``meta.qos`` or its
+    number of jobs is an :class:`InputError` naming the file and the field.
+    """
     if spec in (cfg.get("workloads") or {}):
         wcfg = workload_config(cfg, spec)
         if jobs is not None:
             wcfg = wcfg.model_copy(update={"jobs": jobs})
-        return wl.generate(costs, wcfg, qos, seed, name=spec)
+        return wl.generate(costs, wcfg, qos or "medium", seed, name=spec)
     path = Path(spec)
     if not path.exists():
         raise InputError("--workload", "", f"'{spec}' is neither a workload set of the configuration "
                          f"({', '.join(cfg.get('workloads') or {})}) nor a file")
-    return wl.load(path, costs)
+    w = wl.load(path, costs)
+    fqos = w.meta.get("qos")
+    if qos is not None and fqos is not None and qos != fqos:
+        raise InputError(path, "meta.qos", f"the file's jobs were drawn at QoS '{fqos}' (their deadlines are in the "
+                         f"file), --qos {qos} contradicts it: drop --qos, or draw a workload at QoS {qos} with "
+                         "`relmas workload`")
+    if jobs is not None and jobs != w.num_jobs:
+        raise InputError(path, "jobs", f"the file has {w.num_jobs} jobs, --jobs {jobs} contradicts it: drop --jobs")
+    return w
+
+
+def describe_workload(spec: str, w: wl.Workload | None, qos: str | None, cfg: dict[str, Any]
+                      ) -> tuple[str, str | None]:
+    """``(set, qos)`` of --workload SPEC once loaded: the workload set whose period applies and the QoS to record.
+
+    For a set of the configuration, the set itself and ``qos`` (default medium). For a file, the set recorded
+    in its ``meta.name`` (what ``relmas workload`` writes) when the configuration has it, else SPEC; and its
+    ``meta.qos``, else ``qos``. ``w`` (the loaded file) may be None for a set.
+    """
+    sets = cfg.get("workloads") or {}
+    if spec in sets:
+        return spec, qos or "medium"
+    name = w.meta.get("name")
+    return (name if isinstance(name, str) and name in sets else spec), w.meta.get("qos", qos)
 
 
 def period_for(cfg: dict[str, Any], workload: str, override: float | None) -> float:
@@ -156,11 +183,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Simulate a workload on the system with the contention simulator, invoking the scheduler "
         "every period, and write sla_rate, jobs, hits, per_model, utilisation, energy_pj and more as JSON.",
     )
-    p.add_argument("--workload", required=True, help="light, heavy, mixed (generated from --seed) or a workload file")
-    p.add_argument("--qos", default="medium", choices=wl.QOS_LEVELS, help="QoS level (default: medium)")
+    p.add_argument("--workload", required=True,
+                   help="light, heavy, mixed (generated from --seed) or a workload file (written by `relmas workload`: "
+                   "its QoS and its set's period apply)")
+    p.add_argument("--qos", default=None, choices=wl.QOS_LEVELS,
+                   help="QoS level (default: medium; a workload file's own, which --qos must not contradict)")
     p.add_argument("--seed", type=int, default=0, help="workload and scheduler seed (default: 0)")
     p.add_argument("--jobs", type=int, default=None, help="number of jobs (default: the configuration's)")
-    p.add_argument("--period", type=float, default=None, help="scheduling period T_s in cycles")
+    p.add_argument("--period", type=float, default=None,
+                   help="scheduling period T_s in cycles (default: the configuration's for the workload set)")
     p.add_argument("--bandwidth", type=float, default=None, help="shared DRAM bandwidth in GB/s (default: the system's)")
     add_scheduler_options(p)
     p.add_argument("-o", "--output", type=Path, required=True, help="metrics JSON to write")
@@ -181,10 +212,11 @@ def run(args: argparse.Namespace) -> int:
         params.setdefault("charge_overhead", not args.no_charge_overhead)
         params.setdefault("policy_table", args.policy_table)
     sched = make_scheduler(args.scheduler, cfg, costs, params, args.policy)
-    period = period_for(cfg, args.workload, args.period)
+    wset, qos = describe_workload(args.workload, w, args.qos, cfg)
+    period = period_for(cfg, wset, args.period)
     res = Simulator(costs, period).run(w, sched, seed=args.seed)
     out = res.to_dict()
-    out["meta"].update({"workload": args.workload, "qos": args.qos, "scheduler": args.scheduler,
+    out["meta"].update({"workload": args.workload, "qos": qos, "scheduler": args.scheduler,
                         "seed": args.seed, "period_cycles": period, "bandwidth_bpc": costs.bandwidth,
                         "system": costs.system, "table": costs.table, "params": {k: str(v) for k, v in params.items()},
                         "workload_meta": w.meta})
