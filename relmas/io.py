@@ -13,6 +13,8 @@ from typing import Any, Iterator
 
 import yaml
 
+from characterize.errors import InputError
+
 
 @contextmanager
 def atomic_path(path: str | Path, suffix: str | None = None) -> Iterator[Path]:
@@ -59,3 +61,16 @@ def file_sha256(path: str | Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def read_csv(path: str | Path, **kwargs: Any) -> Any:
+    """``pandas.read_csv(path)``; an :class:`InputError` naming the file when it is missing or unreadable."""
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "", "file not found")
+    try:
+        return pd.read_csv(path, **kwargs)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputError(path, "", f"not a readable CSV: {exc}") from None

@@ -86,8 +86,11 @@ def build_report(sla: pd.DataFrame, bandwidth: pd.DataFrame | None, overhead: pd
     """The report's Markdown text."""
     out: list[str] = []
     out.append("# RELMAS reproduction report\n")
-    out.append(f"Preset `{info.get('preset', '?')}`, system `{info.get('system', '?')}`, table `{info.get('table', '?')}` "
-               f"(backend {info.get('backend', '?')}, objective {info.get('objective', '?')}). "
+    given = lambda key: f"`{info[key]}`" if info.get(key) is not None else "not given"  # noqa: E731
+    table = given("table")
+    if info.get("backend") is not None or info.get("objective") is not None:
+        table += f" (backend {info.get('backend') or 'not given'}, objective {info.get('objective') or 'not given'})"
+    out.append(f"Preset {given('preset')}, system {given('system')}, table {table}. "
                f"Every number below was measured by this run of the workflow; the paper's figures are quoted "
                f"from Blanco et al., DAC 2024, for comparison.\n")
     seeds = sorted(sla["seed"].unique())

@@ -110,3 +110,32 @@ def test_metrics_file_without_required_columns_is_named(tmp_path):
         read_runs(tmp_path)
     assert "metrics.csv" in str(e.value) and "wall_s" in str(e.value)
     assert run_summary(pd.DataFrame(columns=["scheduler", "workload", "qos", "update", "wall_s"])).empty
+
+
+def test_missing_inputs_are_one_line_errors_and_figures_draw_what_is_given(tmp_path, capsys):
+    sla = tmp_path / "sla.csv"
+    _sla().to_csv(sla, index=False)
+    figs = tmp_path / "figures"
+    missing = tmp_path / "nonexist.csv"
+    for argv in (["figures", "--sla", str(missing), "-o", str(figs)],
+                 ["figures", "--sla", str(sla), "--bandwidth", str(missing), "-o", str(figs)],
+                 ["report", "--sla", str(missing), "-o", str(tmp_path / "r.md")],
+                 ["report", "--sla", str(sla), "--overhead", str(missing), "-o", str(tmp_path / "r.md")]):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err == [f"relmas: error: {missing}: file not found"], argv
+    assert not figs.exists() and not (tmp_path / "r.md").exists()  # nothing drawn or written
+    assert main(["figures", "-o", str(figs)]) == 2
+    assert "nothing to draw" in capsys.readouterr().err
+    bad = tmp_path / "bad.csv"
+    bad.write_text("workload,qos\nlight,low\n")
+    assert main(["figures", "--sla", str(bad), "-o", str(figs)]) == 2
+    assert capsys.readouterr().err.startswith(f"relmas: error: {bad}: columns: missing column")
+    # only Fig. 3
+    assert main(["figures", "--sla", str(sla), "-o", str(figs)]) == 0
+    assert sorted(p.name for p in figs.iterdir()) == ["fig3_sla.pdf", "fig3_sla.png"]
+    # a report without --config says so instead of `?`
+    rep = tmp_path / "r.md"
+    assert main(["report", "--sla", str(sla), "--figures", str(figs), "-o", str(rep)]) == 0
+    head = rep.read_text().splitlines()[2]
+    assert head.startswith("Preset not given, system not given, table not given. ") and "?" not in head

@@ -6,9 +6,7 @@ import json
 import os
 from pathlib import Path
 
-import pandas as pd
-
-from ..io import write_text
+from ..io import read_csv, write_text
 from ..report import build_report
 
 
@@ -25,7 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--policies", type=Path, default=None,
                    help="training runs folder (outputs/policies): adds the training summary, learning curves and "
                    "MACs per policy step")
-    p.add_argument("--config", type=Path, default=None, help="configuration file, for the preset and system names")
+    p.add_argument("--config", type=Path, default=None,
+                   help="configuration file, for the preset and system names (the report says `not given` without it)")
     p.add_argument("--preset", default=None, help="preset of the configuration")
     p.add_argument("--table", type=Path, default=None, help="characterisation table used (its backend and objective)")
     p.add_argument("-o", "--output", type=Path, required=True)
@@ -53,7 +52,7 @@ def _info(args: argparse.Namespace) -> dict:
         info.setdefault("learned", cfg.get("learned_schedulers") or {})
     if args.table:
         info.setdefault("table", str(args.table))
-        head = pd.read_csv(args.table, nrows=1)
+        head = read_csv(args.table, nrows=1)
         for col in ("backend", "objective"):
             if col in head.columns and len(head):
                 info.setdefault(col, str(head[col].iloc[0]))
@@ -77,6 +76,9 @@ def _info(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    sla = read_csv(args.sla)  # inputs first: a missing one stops the command before the slower metadata
+    bandwidth = read_csv(args.bandwidth) if args.bandwidth else None
+    overhead = read_csv(args.overhead) if args.overhead else None
     info = _info(args)
     figs = {}
     for key, stem in (("fig3", "fig3_sla"), ("fig4", "fig4_bandwidth"), ("fig5", "fig5_energy_overhead"),
@@ -84,9 +86,7 @@ def run(args: argparse.Namespace) -> int:
         png = args.figures / f"{stem}.png"
         if png.is_file():
             figs[key] = os.path.relpath(png, args.output.parent)
-    text = build_report(pd.read_csv(args.sla),
-                        pd.read_csv(args.bandwidth) if args.bandwidth else None,
-                        pd.read_csv(args.overhead) if args.overhead else None, figs, info)
+    text = build_report(sla, bandwidth, overhead, figs, info)
     write_text(args.output, text)
     print(f"wrote {args.output}")
     return 0
