@@ -17,10 +17,13 @@ and its predecessors::
 
 ``after`` is optional: by default a layer follows the previous layer of its job
 (none for the first); ``after: []`` means no predecessor. ``priority`` (default 0):
-higher starts first; ties go to the earlier job, then the earlier layer, in file
-order.
+higher starts first; ties go to the job that arrived first, then to the job
+listed first, then to the earlier layer of the job: the online simulator's tie
+order (job arrival, then job index, then layer), whatever order the file lists
+its jobs in.
 
-The replay is a single decision covering all jobs (no periodic re-scheduling):
+The replay is a single decision covering all jobs (no periodic re-scheduling,
+so a job starts as soon as it arrives rather than at the next invocation):
 SJs still respect arrival, dependencies, SA availability, bandwidth contention
 and deadline drops (no start at or after the deadline), exactly as in the
 online simulator. :func:`replay` returns::
@@ -203,26 +206,33 @@ def replay(trace: Trace) -> dict[str, Any]:
     spec = trace.spec
     lays = [(j, lay) for j, job in enumerate(spec.jobs) for lay in job.layers]
     n = len(lays)
-    sa = np.array([lay.sa for _, lay in lays], np.int64)
+    # the kernel breaks priority ties by index: hand it the SJs in the online tie order (job arrival, job, layer)
+    arrival = np.array([spec.jobs[j].arrival for j, _ in lays], np.float64)
+    order = np.lexsort((np.arange(n), trace.job_of, arrival))  # file order is job by job, layer by layer
+    pos = np.empty(n, np.int64)
+    pos[order] = np.arange(n)
+    preds = [trace.preds[i] for i in order]
     ptr = np.zeros(n + 1, np.int64)
-    ptr[1:] = np.cumsum([len(p) for p in trace.preds])
+    ptr[1:] = np.cumsum([len(p) for p in preds])
+    lo = [lays[i] for i in order]
     res = run_schedule(
-        n_sa=len(spec.accelerators), sa=sa,
-        priority=np.array([lay.priority for _, lay in lays]),
-        work=np.array([lay.cycles[lay.sa] for _, lay in lays]),
-        bw=np.array([lay.bandwidth[lay.sa] for _, lay in lays]),
-        release=np.array([spec.jobs[j].arrival for j, _ in lays], np.float64),
-        deadline=np.array([spec.jobs[j].deadline for j, _ in lays], np.float64),
-        pred_ptr=ptr, pred_idx=np.array([q for p in trace.preds for q in p], np.int64),
+        n_sa=len(spec.accelerators), sa=np.array([lay.sa for _, lay in lo], np.int64),
+        priority=np.array([lay.priority for _, lay in lo]),
+        work=np.array([lay.cycles[lay.sa] for _, lay in lo]),
+        bw=np.array([lay.bandwidth[lay.sa] for _, lay in lo]),
+        release=arrival[order],
+        deadline=np.array([spec.jobs[j].deadline for j, _ in lo], np.float64),
+        pred_ptr=ptr, pred_idx=np.array([pos[q] for p in preds for q in p], np.int64),
         bandwidth=spec.bandwidth,
     )
+    start, finish = res.start[pos], res.finish[pos]  # back to file order
     num = lambda x: None if math.isnan(x) else float(x)  # noqa: E731
     layers = [{"job": spec.jobs[j].name, "layer": lay.name, "sa": int(lay.sa),
-               "start": num(res.start[i]), "finish": num(res.finish[i])} for i, (j, lay) in enumerate(lays)]
+               "start": num(start[i]), "finish": num(finish[i])} for i, (j, lay) in enumerate(lays)]
     jobs = []
     hits = 0
     for j, job in enumerate(spec.jobs):
-        f = res.finish[trace.job_of == j]
+        f = finish[trace.job_of == j]
         fin = None if np.isnan(f).any() else float(f.max())
         hit = fin is not None and fin <= job.deadline
         hits += hit

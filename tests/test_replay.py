@@ -108,6 +108,46 @@ def test_priority_ties_follow_file_order(tmp_path):
     assert [d["start"] for d in out["layers"]] == [0.0, 10.0, 20.0]
 
 
+def test_priority_ties_go_to_the_earlier_arrival_as_online(tmp_path):
+    """A blocker holds the SA until 100; late (arrival 20, listed first) and early (arrival 10) then tie. The
+    online simulator's tie order is job arrival first, so early starts first, whatever the file order."""
+    import numpy as np
+
+    from relmas.costs import ModelCost, SystemCosts
+    from relmas.scheduler import Scheduler
+    from relmas.sim.simulator import Simulator
+    from relmas.workload import Workload
+
+    lay = lambda c, p: [{"name": "a", "cycles": [c], "bandwidth": [1], "sa": 0, "priority": p},  # noqa: E731
+                        {"name": "b", "cycles": [c], "bandwidth": [1], "sa": 0, "priority": p}]
+    data = {"bandwidth": 16, "accelerators": ["sa0"], "jobs": [
+        {"name": "late", "arrival": 20, "deadline": 1000, "layers": lay(10, 1)},
+        {"name": "blocker", "arrival": 0, "deadline": 1000, "layers": lay(50, 9)},
+        {"name": "early", "arrival": 10, "deadline": 1000, "layers": lay(10, 1)}]}
+    out = replay(load_trace(write(tmp_path, data)))
+    start = {(d["job"], d["layer"]): d["start"] for d in out["layers"]}
+    assert [d["job"] for d in out["layers"]] == ["late", "late", "blocker", "blocker", "early", "early"]  # file order
+    assert (start["blocker", "b"], start["early", "a"], start["early", "b"]) == (50.0, 100.0, 110.0)
+    assert (start["late", "a"], start["late", "b"]) == (120.0, 130.0)
+
+    # the same jobs online (period 10: every job has joined the queue by t = 20), equal priorities
+    class Fixed(Scheduler):
+        name = "fixed"
+
+        def schedule(self, rq):
+            return np.where(rq.job == 0, 9.0, 1.0), np.zeros(rq.size, np.int64)
+
+    m = ModelCost("m", ["a", "b"], np.array([[50.0], [50.0]]), np.ones((2, 1)), np.ones((2, 1)), np.ones((2, 1)),
+                  [[], [0]])
+    s = ModelCost("s", ["a", "b"], np.array([[10.0], [10.0]]), np.ones((2, 1)), np.ones((2, 1)), np.ones((2, 1)),
+                  [[], [0]])
+    costs = SystemCosts("t", ["sa0"], ["c"], 16.0, 0.0, [m, s])
+    sim = Simulator(costs, 10.0)
+    sim.run(Workload(["m", "s"], np.array([0, 1, 1]), np.array([0.0, 10.0, 20.0]), np.full(3, 1000.0)), Fixed())
+    rec = sim.sj_records()
+    assert rec["start"].tolist() == [0.0, 50.0, 100.0, 110.0, 120.0, 130.0]  # blocker, early (job 1), late (job 2)
+
+
 def mutate(path, value):
     data = json.loads(json.dumps(BASE))
     node = data

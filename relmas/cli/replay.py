@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "bandwidth per accelerator, sa, priority, after) as one decision, with dependencies, arrivals, "
         "bandwidth contention and deadline drops, and print "
         '{"layers": [{"job", "layer", "sa", "start", "finish"}], "jobs": [{"job", "finish", "hit"}], '
-        '"sla_rate"} on stdout. See relmas/trace.py for the format.',
+        '"sla_rate"} on stdout. The format is in docs/simulator.md.',
     )
     p.add_argument("trace", type=Path, metavar="TRACE.yaml")
     p.add_argument("-o", "--output", type=Path, default=None,
