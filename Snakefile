@@ -14,6 +14,7 @@ from pathlib import Path
 from relmas.cli.train import train_config
 from relmas.ddpg import RESUMABLE_KEYS
 from relmas.config import load_config
+from relmas.scheduler import scheduler_sources
 
 configfile: "config/config.yaml"
 CFG = load_config("config/config.yaml", preset=config.get("preset"))
@@ -44,6 +45,10 @@ EV = CFG["evaluation"]
 WORKLOADS = ["light", "heavy", "mixed"]
 QOS = ["low", "medium", "high"]
 SCHEDULERS = EV["schedulers"]
+try:  # the source files of each evaluated scheduler (inputs of its evaluation jobs)
+    SCHEDULER_SOURCES = {s: scheduler_sources(s) for s in SCHEDULERS}
+except (KeyError, ValueError) as exc:
+    raise ValueError(f"config/config.yaml: evaluation.schedulers: {exc.args[0]}") from None
 SEEDS = " ".join(str(s) for s in EV["seeds"])
 BW = EV["bandwidth"]
 OV = EV["overhead"]
@@ -193,7 +198,9 @@ rule train:
 
 
 def evaluate_inputs(wc):
-    ins = [TABLE]
+    # the scheduler's own source files (its module and the baselines/ modules it uses): editing a scheduler
+    # reruns its evaluations, and only those; other code changes need --forcerun (README)
+    ins = [TABLE, *SCHEDULER_SOURCES[wc.scheduler]]
     if wc.scheduler in LEARNED:
         ins += [policy_of(wc.scheduler, wc.workload, wc.qos), POLICY_TABLE]
     return ins

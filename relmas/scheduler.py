@@ -31,6 +31,7 @@ import importlib
 import math
 import pkgutil
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
 import numpy as np
@@ -712,6 +713,35 @@ def scheduler_factory(name: str) -> SchedulerFactory:
                 f"{m} ({e})" for m, e in _PLUGIN_ERRORS.items())
         raise KeyError(msg)
     return _REGISTRY[key]
+
+
+def scheduler_sources(name: str) -> list[str]:
+    """Source files of scheduler ``name``: its factory's module and the plug-in modules (:data:`PLUGIN_PACKAGES`)
+    that module uses, transitively (e.g. ``magma``: magma.py, ga_ops.py, edf.py, prema.py, sa_heuristic.py).
+
+    The workflow's evaluation jobs depend on these files, so editing a scheduler reruns its evaluations and
+    no others. Paths are relative to the working directory when inside it. Raises like :func:`scheduler_factory`.
+    """
+    import inspect
+    import sys
+
+    def plugin(mod: str) -> bool:
+        return any(mod == p or mod.startswith(p + ".") for p in PLUGIN_PACKAGES)
+
+    first = _origin(scheduler_factory(name))
+    seen, todo, files = {first}, [first], set()
+    while todo:
+        mod = sys.modules.get(todo.pop())
+        if mod is None or not getattr(mod, "__file__", None):
+            continue
+        files.add(Path(mod.__file__).resolve())
+        for v in list(vars(mod).values()):
+            dep = v.__name__ if inspect.ismodule(v) else getattr(v, "__module__", None)
+            if isinstance(dep, str) and dep not in seen and plugin(dep):
+                seen.add(dep)
+                todo.append(dep)
+    cwd = Path.cwd().resolve()
+    return sorted(str(f.relative_to(cwd)) if f.is_relative_to(cwd) else str(f) for f in files)
 
 
 def get_scheduler(name: str, **kwargs: Any) -> Scheduler:

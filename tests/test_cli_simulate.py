@@ -5,6 +5,7 @@ The scenario (configuration and costs) is a synthetic one, so these tests need n
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -132,6 +133,10 @@ def test_a_broken_or_clashing_plugin_leaves_the_others_usable(plugins, relmas_ma
 
     assert S.get_scheduler("test-good").name == "test-good"
     assert S.get_scheduler("edf-h").name == "edf-h"
+    # the workflow's evaluation jobs depend on these files
+    assert {Path(p).name for p in S.scheduler_sources("test-good")} == {"fcfs.py", "sa_heuristic.py", "good.py"}
+    assert S.scheduler_sources("magma") == ["baselines/edf.py", "baselines/ga_ops.py", "baselines/magma.py",
+                                            "baselines/prema.py", "baselines/sa_heuristic.py"]
     errors = S.plugin_errors()
     assert set(errors) == {f"{plugins}.broken"}
     assert "ModuleNotFoundError" in errors[f"{plugins}.broken"] and "not_installed_dep_xyz" in errors[f"{plugins}.broken"]

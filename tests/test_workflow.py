@@ -49,6 +49,19 @@ def test_plan_trains_both_recipes_and_evaluates_every_scheduler(tmp_path):
         assert counts.get(rule) == 1, (rule, counts)
 
 
+def test_evaluation_jobs_depend_on_their_schedulers_source_files(tmp_path):
+    wf = _copy_workflow(tmp_path)
+    r = _snakemake(wf, "-n", "outputs/results/runs/light_low_edf-h.csv", "outputs/results/runs/light_low_herald.csv")
+    assert r.returncode == 0, r.stderr
+    inputs = {}
+    for block in (r.stdout + r.stderr).split("rule evaluate:")[1:]:
+        lines = dict(x.strip().split(": ", 1) for x in block.splitlines() if x.strip().startswith(("input:", "output:")))
+        inputs[Path(lines["output"]).name] = {Path(p).name for p in lines["input"].split(", ")}
+    assert {"edf.py", "sa_heuristic.py", "zigzag.csv"} <= inputs["light_low_edf-h.csv"]
+    assert "herald.py" not in inputs["light_low_edf-h.csv"]
+    assert "herald.py" in inputs["light_low_herald.csv"] and "edf.py" not in inputs["light_low_herald.csv"]
+
+
 def test_slurm_profile_is_a_valid_profile(tmp_path):
     wf = _copy_workflow(tmp_path)
     r = _snakemake(wf, "--profile", "profiles/slurm", "-n", "all", "--quiet", "rules")
