@@ -747,12 +747,25 @@ def scheduler_sources(name: str) -> list[str]:
 def get_scheduler(name: str, **kwargs: Any) -> Scheduler:
     """A new scheduler by registered name, e.g. ``get_scheduler("fcfs-h")``.
 
+    A scheduler that does not set :attr:`Scheduler.name` is given ``name``, so that results and errors
+    name it.
+
     Raises:
         KeyError: no scheduler has that name (the message lists the known ones, and plug-in modules
             that failed to import).
         ValueError: two plug-in modules registered that name.
     """
-    return scheduler_factory(name)(**kwargs)
+    return named_as(scheduler_factory(name)(**kwargs), name)
+
+
+def named_as(scheduler: Scheduler, name: str) -> Scheduler:
+    """``scheduler``, with its ``name`` set to ``name`` if it kept the base class's default."""
+    if getattr(scheduler, "name", Scheduler.name) == Scheduler.name:
+        try:
+            scheduler.name = name
+        except AttributeError:  # a read-only name: leave it
+            pass
+    return scheduler
 
 
 register_scheduler("random", RandomScheduler)

@@ -51,7 +51,7 @@ class _Broken(Scheduler):
 
 
 register_scheduler("test-raises", type("Raises", (_Broken,), {"name": "test-raises"}), overwrite=True)
-register_scheduler("test-bad-sa", type("BadSA", (_Broken,), {"name": "test-bad-sa"}), overwrite=True)
+register_scheduler("test-bad-sa", type("BadSA", (_Broken,), {}), overwrite=True)  # no name: the registered one
 
 
 def _err_lines(capsys) -> list[str]:

@@ -16,7 +16,7 @@ from .. import workload as wl
 from ..config import workload_config
 from ..costs import SystemCosts
 from ..io import write_json
-from ..scheduler import Scheduler, SchedulerError, plugin_errors, scheduler_factory
+from ..scheduler import Scheduler, SchedulerError, named_as, plugin_errors, scheduler_factory
 from .common import add_scenario_options, bandwidth_option, scenario
 
 
@@ -114,7 +114,7 @@ def make_scheduler(name: str, cfg: dict[str, Any], costs: SystemCosts, params: d
                              f"scheduler '{name}' does not take these parameters: {problem}")
         raise InputError("--scheduler", "", f"scheduler '{name}' cannot be built: {problem}")
     try:
-        return factory(**kwargs)
+        return named_as(factory(**kwargs), name)
     except (TypeError, ValueError) as exc:
         given = {**section, **params}
         args = ", ".join(f"{k}={v!r}" for k, v in given.items()) or "its defaults"
