@@ -132,10 +132,11 @@ class ReadyQueue:
     _cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        d = self.__dict__
         for name in _RQ_ARRAYS:
-            a = getattr(self, name)
+            a = d[name]
             if isinstance(a, np.ndarray):
-                a.flags.writeable = False
+                a.setflags(write=False)  # setflags: half the cost of a.flags.writeable (once per period)
 
     def __eq__(self, other: object) -> bool:
         return dataclass_equal(self, other)
@@ -168,7 +169,7 @@ class ReadyQueue:
             pos[order] = np.arange(order.shape[0])
             out = (uniq[order].astype(np.int64), pos[inv].astype(np.int64), first[order])
             for a in out:
-                a.flags.writeable = False
+                a.setflags(write=False)
             self._cache["jobs"] = out
         return self._cache["jobs"]
 
@@ -205,7 +206,8 @@ class ReadyQueue:
         pre_work, sa_free = self.pre_work.copy(), self.sa_free.copy()  # the queue's arrays are read-only
         pre_work[sa] += cycles
         sa_free[sa] += cycles
-        pre_work.flags.writeable = sa_free.flags.writeable = False
+        pre_work.setflags(write=False)
+        sa_free.setflags(write=False)
         self.pre_work, self.sa_free = pre_work, sa_free
         self._cache.pop("kin_True", None)
         self._cache.pop("kin_False", None)
