@@ -682,9 +682,13 @@ def _discover() -> None:
     _discovered = True
 
 
-def plugin_errors() -> dict[str, str]:
-    """Plug-in modules that failed to import during discovery: ``{module: "ExceptionType: message"}``."""
-    _discover()
+def plugin_errors(discover: bool = True) -> dict[str, str]:
+    """Plug-in modules that failed to import during discovery: ``{module: "ExceptionType: message"}``.
+
+    With ``discover=False``, only what an earlier discovery found (none if none ran yet).
+    """
+    if discover:
+        _discover()
     return dict(_PLUGIN_ERRORS)
 
 

@@ -83,7 +83,7 @@ def make_scheduler(name: str, cfg: dict[str, Any], costs: SystemCosts, params: d
         raise InputError("--scheduler", "", exc.args[0]) from None
     except ValueError as exc:
         raise InputError("--scheduler", "", str(exc)) from None
-    for mod, err in plugin_errors().items():
+    for mod, err in plugin_errors(discover=False).items():  # found by the lookup's discovery, if it ran
         if mod not in _WARNED:
             _WARNED.add(mod)
             print(f"relmas: warning: plug-in module {mod} failed to import ({err}); its schedulers are unavailable",
