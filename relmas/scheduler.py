@@ -270,7 +270,7 @@ class ReadyQueue:
 
 
 #: The array fields of :class:`ReadyQueue`, flagged read-only when a queue is built.
-_RQ_ARRAYS = tuple(f.name for f in fields(ReadyQueue) if f.type == "np.ndarray")
+_RQ_ARRAYS = tuple(f.name for f in fields(ReadyQueue) if f.init and f.name not in ("now", "period", "bandwidth"))
 
 # --------------------------------------------------------------------------- #
 # Simulating a queue's schedule with the kernel
