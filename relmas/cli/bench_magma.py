@@ -20,6 +20,7 @@ import time
 
 import numpy as np
 
+from relmas.cli.common import non_negative_int
 from relmas.scheduler import ReadyQueue
 
 
@@ -113,7 +114,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sjs", type=int, default=100, help="SJs in the ready queue")
     p.add_argument("--sas", type=int, default=6, help="number of SAs")
     p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=non_negative_int, default=0)
     p.add_argument("--variant", choices=["magma", "magma-seeded", "magma-multiseed"], default="magma")
     p.add_argument("--json", action="store_true", help='print {"seconds_per_period": ..., ...}')
     p.set_defaults(func=run)

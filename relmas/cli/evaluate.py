@@ -9,6 +9,7 @@ from characterize.errors import InputError
 from .. import workload as wl
 from ..evaluate import evaluate
 from ..io import atomic_path
+from .common import UniqueValues, non_negative_int  # argparse types
 from .common import add_scenario_options, scenario
 from .simulate import parse_params, period_for
 
@@ -23,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workload", required=True, help="light, heavy, mixed, or a workload file")
     p.add_argument("--qos", default="medium", choices=wl.QOS_LEVELS)
     p.add_argument("--schedulers", nargs="+", required=True, metavar="NAME")
-    p.add_argument("--seeds", nargs="+", type=int, required=True, metavar="SEED")
+    p.add_argument("--seeds", nargs="+", type=non_negative_int, action=UniqueValues, required=True, metavar="SEED")
     p.add_argument("--bandwidths", nargs="+", type=float, default=None, metavar="GBPS",
                    help="DRAM bandwidths to sweep in GB/s (default: the system's)")
     p.add_argument("--policy", action="append", default=[], metavar="SCHEDULER=PATH",

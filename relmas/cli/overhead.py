@@ -11,7 +11,7 @@ from characterize.table import read_table
 from .. import workload as wl
 from ..io import atomic_path
 from ..overhead import energy_overhead
-from .common import add_scenario_options, scenario
+from .common import UniqueValues, add_scenario_options, non_negative_int, scenario
 from .simulate import parse_params
 
 
@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--qos", default="medium", choices=wl.QOS_LEVELS)
     p.add_argument("--hidden", nargs="+", type=int, required=True, metavar="H")
     p.add_argument("--periods", nargs="+", type=float, required=True, metavar="CYCLES")
-    p.add_argument("--seeds", nargs="+", type=int, required=True)
+    p.add_argument("--seeds", nargs="+", type=non_negative_int, action=UniqueValues, required=True)
     p.add_argument("--scheduler", default="relmas", help="scheduler whose queues are counted (default: relmas)")
     p.add_argument("--policy", type=Path, default=None, help="checkpoint for --scheduler relmas")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")

@@ -19,7 +19,7 @@ import yaml
 
 from characterize.errors import InputError
 
-from .common import add_scenario_options, scenario
+from .common import add_scenario_options, non_negative_int, scenario
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--workload", required=True, help="workload set of the configuration: light, heavy or mixed")
     p.add_argument("--qos", required=True, choices=("low", "medium", "high"))
-    p.add_argument("--seed", type=int, default=0, help="training seed (networks, noise, workload seeds); default 0")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="training seed (networks, noise, workload seeds); default 0")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="DIR", help="run folder")
     p.add_argument("--recipe", default=None,
                    help="training recipe: paper (DDPG exactly as published) or bc-ddpg (imitation warm start, then "
