@@ -59,3 +59,81 @@ def test_a_seed_given_twice_is_refused(tmp_path, capsys, command):
     rc, err = run_cli(argv, capsys)
     assert_clean_error(rc, err, "--seeds", "'0' is given twice")
     assert not (tmp_path / "out").exists()
+
+
+# --------------------------------------------------------------------------- #
+# Output paths (-o, --label-cache): checked while parsing, before any work
+
+
+def _output_commands(o: Path) -> dict[str, list]:
+    """A command line of each command that writes one file, with its output O. The inputs (--config, ...) do
+    not exist: the output is checked first, and without that check the test fails fast on them."""
+    cfg = ["--config", "/nonexistent/config.yaml"]
+    return {
+        "simulate": ["simulate", "--workload", "light", "--scheduler", "fcfs-h", "-o", o, *cfg],
+        "workload": ["workload", "--workload", "light", "--qos", "medium", "--seed", "0", "-o", o, *cfg],
+        "evaluate": ["evaluate", "--workload", "light", "--schedulers", "fcfs-h", "--seeds", "0", "-o", o, *cfg],
+        "calibrate": ["calibrate", "--workload", "light", "--loads", "0.5", "-o", o, *cfg],
+        "overhead": ["overhead", "--hidden", "64", "--periods", "1e5", "--seeds", "0", "-o", o, *cfg],
+        "collect": ["collect", "-o", o, "/nonexistent/a.csv"],
+        "replay": ["replay", "/nonexistent/trace.yaml", "-o", o],
+        "characterize": ["characterize", "-o", o, "--arch-dir", "/nonexistent/arch"],
+    }
+
+
+@pytest.mark.parametrize("command", list(_output_commands(Path("x"))))
+def test_output_file_that_is_a_folder_is_refused(tmp_path, capsys, command):
+    rc, err = run_cli(_output_commands(tmp_path)[command], capsys)
+    assert_clean_error(rc, err, "-o/--output", "is a folder")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", list(_output_commands(Path("x"))))
+def test_output_file_under_a_file_is_refused(tmp_path, capsys, command):
+    (tmp_path / "afile").write_text("")
+    rc, err = run_cli(_output_commands(tmp_path / "afile" / "sub" / "x.out")[command], capsys)
+    assert_clean_error(rc, err, "-o/--output", f"'{tmp_path / 'afile'}' is a file, not a folder")
+    assert [p.name for p in tmp_path.iterdir()] == ["afile"]
+
+
+@pytest.mark.parametrize("flag", ["-o", "--label-cache"])
+def test_train_folders_that_are_files_are_refused(tmp_path, capsys, flag):
+    (tmp_path / "afile").write_text("")
+    argv = ["train", "--workload", "light", "--qos", "medium", "-o", tmp_path / "run",
+            flag, tmp_path / "afile", "--config", "/nonexistent/config.yaml"]
+    rc, err = run_cli(argv, capsys)
+    assert_clean_error(rc, err, flag, "is a file, not a folder")
+    assert [p.name for p in tmp_path.iterdir()] == ["afile"]
+
+
+def test_timeloop_inputs_folder_that_is_a_file_is_refused(tmp_path, capsys):
+    (tmp_path / "afile").write_text("")
+    rc, err = run_cli(["timeloop-inputs", "-o", tmp_path / "afile"], capsys)
+    assert_clean_error(rc, err, "-o/--output", "is a file, not a folder")
+
+
+def test_atomic_writes_name_a_path_that_cannot_be_a_file(tmp_path):
+    """The last line of defence (figures and report write through it): an InputError, not an OSError."""
+    from characterize.errors import InputError
+    from relmas.io import write_text
+
+    with pytest.raises(InputError, match="is a folder"):
+        write_text(tmp_path, "x")
+    (tmp_path / "afile").write_text("")
+    for target in (tmp_path / "afile" / "x.md", tmp_path / "afile" / "sub" / "x.md"):
+        with pytest.raises(InputError, match="a file is in the way") as e:
+            write_text(target, "x")
+        assert e.value.path == str(target)
+    assert [p.name for p in tmp_path.iterdir()] == ["afile"]
+
+
+def test_report_to_a_folder_is_a_clean_error(tmp_path, capsys):
+    from relmas.evaluate import RESULT_COLUMNS
+
+    sla = tmp_path / "sla.csv"
+    sla.write_text(",".join(RESULT_COLUMNS) + "\n" + ",".join(
+        {"workload": "light", "qos": "medium", "scheduler": "fcfs-h"}.get(c, "1") for c in RESULT_COLUMNS) + "\n")
+    (tmp_path / "out").mkdir()
+    rc, err = run_cli(["report", "--sla", sla, "--figures", tmp_path / "nofigs", "-o", tmp_path / "out"], capsys)
+    assert_clean_error(rc, err, str(tmp_path / "out"), "is a folder")
+    assert list((tmp_path / "out").iterdir()) == []

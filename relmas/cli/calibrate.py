@@ -21,7 +21,7 @@ import pandas as pd
 from characterize.errors import InputError
 
 from ..io import atomic_path
-from .common import UniqueValues, add_scenario_options, non_negative_int, scenario
+from .common import UniqueValues, add_scenario_options, non_negative_int, output_file, scenario
 from .simulate import period_for
 
 
@@ -40,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--schedulers", nargs="+", default=["fcfs-h", "edf-h", "prema-h", "herald"])
     p.add_argument("--seeds", nargs="+", type=non_negative_int, action=UniqueValues, default=[1000, 1001, 1002])
     p.add_argument("--jobs", type=int, default=150, help="jobs per workload (default 150)")
-    p.add_argument("-o", "--output", type=Path, default=None, help="CSV to write (default: print only)")
+    p.add_argument("-o", "--output", type=output_file, default=None, help="CSV to write (default: print only)")
     add_scenario_options(p)
     p.set_defaults(func=run)
 

@@ -10,6 +10,7 @@ from characterize.errors import InputError
 
 from ..evaluate import RESULT_COLUMNS
 from ..io import atomic_path
+from .common import output_file
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("inputs", nargs="+", type=Path, metavar="CSV")
     p.add_argument("--bandwidth", action="store_true", help="summarise a bandwidth sweep")
-    p.add_argument("-o", "--output", type=Path, required=True)
+    p.add_argument("-o", "--output", type=output_file, required=True)
     p.set_defaults(func=run)
 
 

@@ -9,7 +9,7 @@ from characterize.errors import InputError
 from .. import workload as wl
 from ..evaluate import evaluate
 from ..io import atomic_path
-from .common import UniqueValues, non_negative_int  # argparse types
+from .common import UniqueValues, non_negative_int, output_file  # argparse types
 from .common import add_scenario_options, scenario
 from .simulate import parse_params, period_for
 
@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="a scheduler parameter, e.g. magma:generations=30")
     p.add_argument("--period", type=float, default=None, help="scheduling period in cycles")
     p.add_argument("--jobs", type=int, default=None, help="jobs per episode (default: the configuration's)")
-    p.add_argument("-o", "--output", type=Path, required=True, help="CSV to write")
+    p.add_argument("-o", "--output", type=output_file, required=True, help="CSV to write")
     p.add_argument("--quiet", action="store_true")
     add_scenario_options(p)
     p.set_defaults(func=run)

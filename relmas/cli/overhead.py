@@ -11,7 +11,7 @@ from characterize.table import read_table
 from .. import workload as wl
 from ..io import atomic_path
 from ..overhead import energy_overhead
-from .common import UniqueValues, add_scenario_options, non_negative_int, scenario
+from .common import UniqueValues, add_scenario_options, non_negative_int, output_file, scenario
 from .simulate import parse_params
 
 
@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--policy-table", type=Path, default=Path("outputs/tables/policy.csv"))
     p.add_argument("--jobs", type=int, default=None)
-    p.add_argument("-o", "--output", type=Path, required=True)
+    p.add_argument("-o", "--output", type=output_file, required=True)
     add_scenario_options(p)
     p.set_defaults(func=run)
 

@@ -16,7 +16,7 @@ from ..costs import SystemCosts
 from ..io import write_json
 from ..scheduler import Scheduler, available_schedulers, get_scheduler
 from .common import add_scenario_options, bandwidth_option, scenario
-from .common import non_negative_int  # argparse types
+from .common import non_negative_int, output_file  # argparse types
 
 
 def add_scheduler_options(p: argparse.ArgumentParser) -> None:
@@ -120,7 +120,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--period", type=float, default=None, help="scheduling period T_s in cycles")
     p.add_argument("--bandwidth", type=float, default=None, help="shared DRAM bandwidth in GB/s (default: the system's)")
     add_scheduler_options(p)
-    p.add_argument("-o", "--output", type=Path, required=True, help="metrics JSON to write")
+    p.add_argument("-o", "--output", type=output_file, required=True, help="metrics JSON to write")
     add_scenario_options(p)
     p.set_defaults(func=run)
 

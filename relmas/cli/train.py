@@ -19,7 +19,7 @@ import yaml
 
 from characterize.errors import InputError
 
-from .common import add_scenario_options, non_negative_int, scenario
+from .common import add_scenario_options, non_negative_int, output_dir, scenario
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -34,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workload", required=True, help="workload set of the configuration: light, heavy or mixed")
     p.add_argument("--qos", required=True, choices=("low", "medium", "high"))
     p.add_argument("--seed", type=non_negative_int, default=0, help="training seed (networks, noise, workload seeds); default 0")
-    p.add_argument("-o", "--output", type=Path, required=True, metavar="DIR", help="run folder")
+    p.add_argument("-o", "--output", type=output_dir, required=True, metavar="DIR", help="run folder")
     p.add_argument("--recipe", default=None,
                    help="training recipe: paper (DDPG exactly as published) or bc-ddpg (imitation warm start, then "
                    "DDPG with a behaviour-cloning term); default: the configuration's train.recipe")
@@ -43,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "(default outputs/tables/policy.csv)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override one train setting, e.g. --set hidden=128 --set reward.delta=0.02 (YAML values)")
-    p.add_argument("--label-cache", type=Path, default=Path("outputs/cache/labels"), metavar="DIR",
+    p.add_argument("--label-cache", type=output_dir, default=Path("outputs/cache/labels"), metavar="DIR",
                    help="cache of the expert's episodes (bc-ddpg), reused across runs and resumptions "
                    "(default outputs/cache/labels)")
     p.add_argument("--label-workers", type=int, default=None, metavar="N",
