@@ -137,3 +137,45 @@ def test_report_to_a_folder_is_a_clean_error(tmp_path, capsys):
     rc, err = run_cli(["report", "--sla", sla, "--figures", tmp_path / "nofigs", "-o", tmp_path / "out"], capsys)
     assert_clean_error(rc, err, str(tmp_path / "out"), "is a folder")
     assert list((tmp_path / "out").iterdir()) == []
+
+
+# --------------------------------------------------------------------------- #
+# Numeric flags: finite positive numbers, positive counts
+
+
+@pytest.mark.parametrize("argv, flag, words", [
+    (["simulate", "--workload", "light", "--scheduler", "fcfs-h", "--bandwidth", "nan"], "--bandwidth", "finite"),
+    (["simulate", "--workload", "light", "--scheduler", "fcfs-h", "--bandwidth", "inf"], "--bandwidth", "finite"),
+    (["simulate", "--workload", "light", "--scheduler", "fcfs-h", "--bandwidth", "-3"], "--bandwidth", "> 0"),
+    (["simulate", "--workload", "light", "--scheduler", "fcfs-h", "--period", "nan"], "--period", "finite"),
+    (["simulate", "--workload", "light", "--scheduler", "fcfs-h", "--jobs", "0"], "--jobs", ">= 1"),
+    (["evaluate", "--workload", "light", "--schedulers", "fcfs-h", "--seeds", "0", "--bandwidths", "16", "nan"],
+     "--bandwidths", "finite"),
+    (["evaluate", "--workload", "light", "--schedulers", "fcfs-h", "--seeds", "0", "--bandwidths", "16", "16"],
+     "--bandwidths", "given twice"),
+    (["evaluate", "--workload", "light", "--schedulers", "fcfs-h", "--seeds", "0", "--period", "0"], "--period", "> 0"),
+    (["workload", "--workload", "light", "--qos", "medium", "--seed", "0", "--jobs", "0"], "--jobs", ">= 1"),
+    (["overhead", "--hidden", "64", "--periods", "0", "--seeds", "0"], "--periods", "> 0"),
+    (["overhead", "--hidden", "64", "--periods", "-5", "--seeds", "0"], "--periods", "> 0"),
+    (["overhead", "--hidden", "64", "--periods", "1e5", "--seeds", "0", "--jobs", "0"], "--jobs", ">= 1"),
+    (["overhead", "--hidden", "0", "--periods", "1e5", "--seeds", "0"], "--hidden", ">= 1"),
+    (["overhead", "--hidden", "64", "--periods", "1e5", "--seeds", "0", "--jobs", "2.5"], "--jobs", "an integer"),
+    (["calibrate", "--workload", "light", "--loads", "nan"], "--loads", "finite"),
+])
+def test_bad_numbers_are_refused_naming_the_flag(tmp_path, capsys, argv, flag, words):
+    out = tmp_path / "out" / "x"
+    rc, err = run_cli([*argv, "-o", out, "--config", "/nonexistent/config.yaml"], capsys)
+    assert_clean_error(rc, err, f"argument {flag}", words)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("argv, flag, words", [
+    (["--sas", "0"], "--sas", "argument --sas: must be >= 1"),
+    (["--sjs", "0"], "--sjs", "argument --sjs: must be >= 1"),
+    (["--population", "1"], "--population", "argument --population: must be >= 2"),
+    (["--generations", "-1"], "--generations", "argument --generations: must be >= 0"),
+    (["--variant", "magma-multiseed", "--population", "3"], "--population", "needs population >= 6, got 3"),
+])
+def test_bench_magma_bad_flags(capsys, argv, flag, words):
+    rc, err = run_cli(["bench", "magma", "--repeats", "1", "--generations", "0", *argv], capsys)
+    assert_clean_error(rc, err, flag, words)

@@ -21,7 +21,8 @@ import pandas as pd
 from characterize.errors import InputError
 
 from ..io import atomic_path
-from .common import UniqueValues, add_scenario_options, non_negative_int, output_file, scenario
+from .common import (UniqueValues, add_scenario_options, non_negative_int, output_file, positive_float, positive_int,
+                     scenario)
 from .simulate import period_for
 
 
@@ -34,12 +35,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--workload", required=True, help="workload set of the configuration: light, heavy or mixed")
     p.add_argument("--qos", default="medium", choices=("low", "medium", "high"))
-    p.add_argument("--loads", nargs="+", type=float, required=True, metavar="LOAD", help="offered loads to try")
-    p.add_argument("--factors", nargs="+", type=float, default=None, metavar="F",
+    p.add_argument("--loads", nargs="+", type=positive_float, action=UniqueValues, required=True, metavar="LOAD", help="offered loads to try")
+    p.add_argument("--factors", nargs="+", type=positive_float, action=UniqueValues, default=None, metavar="F",
                    help="QoS-Medium factors to try (default: the configuration's)")
     p.add_argument("--schedulers", nargs="+", default=["fcfs-h", "edf-h", "prema-h", "herald"])
     p.add_argument("--seeds", nargs="+", type=non_negative_int, action=UniqueValues, default=[1000, 1001, 1002])
-    p.add_argument("--jobs", type=int, default=150, help="jobs per workload (default 150)")
+    p.add_argument("--jobs", type=positive_int, default=150, help="jobs per workload (default 150)")
     p.add_argument("-o", "--output", type=output_file, default=None, help="CSV to write (default: print only)")
     add_scenario_options(p)
     p.set_defaults(func=run)

@@ -16,7 +16,7 @@ from ..costs import SystemCosts
 from ..io import write_json
 from ..scheduler import Scheduler, available_schedulers, get_scheduler
 from .common import add_scenario_options, bandwidth_option, scenario
-from .common import non_negative_int, output_file  # argparse types
+from .common import non_negative_int, output_file, positive_float, positive_int  # argparse types
 
 
 def add_scheduler_options(p: argparse.ArgumentParser) -> None:
@@ -116,9 +116,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workload", required=True, help="light, heavy, mixed (generated from --seed) or a workload file")
     p.add_argument("--qos", default="medium", choices=wl.QOS_LEVELS, help="QoS level (default: medium)")
     p.add_argument("--seed", type=non_negative_int, default=0, help="workload and scheduler seed (default: 0)")
-    p.add_argument("--jobs", type=int, default=None, help="number of jobs (default: the configuration's)")
-    p.add_argument("--period", type=float, default=None, help="scheduling period T_s in cycles")
-    p.add_argument("--bandwidth", type=float, default=None, help="shared DRAM bandwidth in GB/s (default: the system's)")
+    p.add_argument("--jobs", type=positive_int, default=None, help="number of jobs (default: the configuration's)")
+    p.add_argument("--period", type=positive_float, default=None, help="scheduling period T_s in cycles")
+    p.add_argument("--bandwidth", type=positive_float, default=None, help="shared DRAM bandwidth in GB/s (default: the system's)")
     add_scheduler_options(p)
     p.add_argument("-o", "--output", type=output_file, required=True, help="metrics JSON to write")
     add_scenario_options(p)
