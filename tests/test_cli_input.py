@@ -179,3 +179,44 @@ def test_bad_numbers_are_refused_naming_the_flag(tmp_path, capsys, argv, flag, w
 def test_bench_magma_bad_flags(capsys, argv, flag, words):
     rc, err = run_cli(["bench", "magma", "--repeats", "1", "--generations", "0", *argv], capsys)
     assert_clean_error(rc, err, flag, words)
+
+
+# --------------------------------------------------------------------------- #
+# collect: every episode once, no empty or unreadable input
+
+HEADER = "workload,qos,scheduler,seed,sla_rate,bandwidth_gbps\n"
+
+
+def _csv(path: Path, *rows: str) -> Path:
+    path.write_text(HEADER + "".join(r + "\n" for r in rows))
+    return path
+
+
+@pytest.mark.parametrize("case", ["same file", "same episode", "within one file", "header only", "binary"])
+def test_collect_refuses_counting_an_episode_twice_and_bad_inputs(tmp_path, capsys, case):
+    a = _csv(tmp_path / "a.csv", "light,medium,fcfs-h,1,0.5,16", "light,medium,fcfs-h,2,0.6,16")
+    if case == "same file":
+        inputs, words = [a, a], [str(a), "given twice"]
+    elif case == "same episode":
+        b = _csv(tmp_path / "b.csv", "light,medium,edf-h,1,0.5,16", "light,medium,fcfs-h,2,0.7,16")
+        inputs, words = [a, b], [f"in {a} and {b}", "scheduler fcfs-h, seed 2, bandwidth_gbps 16"]
+    elif case == "within one file":
+        b = _csv(tmp_path / "b.csv", "light,medium,edf-h,1,0.5,16", "light,medium,edf-h,1,0.7,16")
+        inputs, words = [a, b], [f"twice in {b}", "scheduler edf-h, seed 1"]
+    elif case == "header only":
+        inputs, words = [a, _csv(tmp_path / "b.csv")], [str(tmp_path / "b.csv"), "no rows"]
+    else:
+        (tmp_path / "b.csv").write_bytes(bytes(range(255, -1, -1)) * 4)  # not UTF-8
+        inputs, words = [a, tmp_path / "b.csv"], [str(tmp_path / "b.csv"), "not a readable CSV"]
+    out = tmp_path / "out" / "sla.csv"
+    rc, err = run_cli(["collect", "-o", out, *inputs], capsys)
+    assert_clean_error(rc, err, *words)
+    assert not out.parent.exists()
+
+
+def test_collect_keeps_a_bandwidth_sweep_and_distinct_episodes(tmp_path, capsys):
+    a = _csv(tmp_path / "a.csv", "light,medium,fcfs-h,1,0.5,16", "light,medium,fcfs-h,1,0.4,8")
+    b = _csv(tmp_path / "b.csv", "light,medium,edf-h,1,0.5,16", "light,medium,edf-h,1,0.4,8")
+    rc, err = run_cli(["collect", "-o", tmp_path / "s.csv", a, b], capsys)
+    assert rc == 0, err
+    assert len((tmp_path / "s.csv").read_text().splitlines()) == 5
