@@ -11,6 +11,44 @@ from relmas.cli import main
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(scope="module")
+def scen(tmp_path_factory) -> list[str]:
+    """Scenario flags of a small real setup: the tiny 2-SA system and a table of the light set's models from
+    an analytic stand-in backend (no mapper needed; as in test_calibrate)."""
+    import characterize.table as table
+    from characterize.backends.base import Backend, LayerCost
+    from characterize.schema import load_sa_class
+
+    class AnalyticBackend(Backend):
+        name = "analytic"
+
+        @classmethod
+        def check_available(cls) -> None:
+            pass
+
+        def version(self) -> str:
+            return "analytic 1"
+
+        def evaluate(self, sa, layer) -> LayerCost:
+            return LayerCost(cycles=layer.macs / sa.peak_macs_per_cycle + 10, energy_pj=layer.macs * 1.5,
+                             dram_read_bytes=layer.C * layer.K * 1.0, dram_write_bytes=layer.K * layer.P * layer.Q * 1.0,
+                             utilization=0.5)
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(table, "get_backend", lambda name, objective="edp", **kw: AnalyticBackend(objective, **kw))
+    try:
+        tmp = tmp_path_factory.mktemp("scen")
+        classes = [load_sa_class(REPO / f"arch/{c}.yaml") for c in ("eyeriss_small", "simba_small")]
+        models = table.load_models(REPO / "layers", ["squeezenet", "kws", "yolo_lite"])
+        df, _ = table.build_table(models, classes, "analytic", jobs=1, cache_dir=tmp / "cache", progress=False)
+        path = tmp / "analytic.csv"
+        table.write_table(df, path)
+    finally:
+        mp.undo()
+    return ["--system", str(REPO / "arch/systems/tiny_2sa.yaml"), "--table", str(path),
+            "--config", str(REPO / "config/config.yaml"), "--layers-dir", str(REPO / "layers")]
+
+
 def run_cli(argv: list[str], capsys) -> tuple[int, str]:
     """Exit status and stderr of ``relmas ARGV`` (argparse errors exit through SystemExit)."""
     try:
@@ -220,3 +258,62 @@ def test_collect_keeps_a_bandwidth_sweep_and_distinct_episodes(tmp_path, capsys)
     rc, err = run_cli(["collect", "-o", tmp_path / "s.csv", a, b], capsys)
     assert rc == 0, err
     assert len((tmp_path / "s.csv").read_text().splitlines()) == 5
+
+
+# --------------------------------------------------------------------------- #
+# Scheduler parameters are type-checked from the constructors' annotations
+
+
+@pytest.mark.parametrize("scheduler, param, words", [
+    ("magma", "generations=2.5", "generations must be an integer, got '2.5'"),
+    ("magma", "generations=true", "generations must be an integer, got 'true'"),
+    ("magma", "generations=abc", "generations must be an integer, got 'abc'"),
+    ("magma-seeded", "population=1e2", "population must be an integer, got '1e2'"),
+    ("magma", "quirks=maybe", "quirks must be true or false, got 'maybe'"),
+    ("magma", "init=foo", "init must be one of 'random', 'edf', 'heuristics', got 'foo'"),
+    ("fcfs-h", "tie_break=3", "tie_break must be a string, got '3'"),
+    ("prema-h", "default_class=.nan", "default_class must be a number, got 'nan'"),
+    ("relmas", "overhead_sa=1.5", "overhead_sa must be an integer or null, got '1.5'"),
+    ("relmas", "charge_overhead=maybe", "charge_overhead must be true or false, got 'maybe'"),
+])
+def test_scheduler_parameters_of_the_wrong_type_are_refused(scen, tmp_path, capsys, scheduler, param, words):
+    policy = ["--policy", str(tmp_path / "never_read.pt")] if scheduler == "relmas" else []
+    out = tmp_path / "out" / "r.json"
+    rc, err = run_cli(["simulate", "--workload", "light", "--scheduler", scheduler, "--param", param, *policy,
+                       "--jobs", "5", "-o", out, *scen], capsys)
+    assert_clean_error(rc, err, words)
+    assert not (tmp_path / "out").exists()
+
+
+def test_scheduler_parameter_of_the_wrong_type_from_the_config_file(scen, tmp_path, capsys):
+    import yaml
+
+    cfg = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    cfg["schedulers"]["magma"] = {"generations": "abc", "population": 4}
+    p = tmp_path / "c.yaml"
+    p.write_text(yaml.safe_dump(cfg))
+    flags = list(scen)
+    flags[flags.index("--config") + 1] = str(p)
+    rc, err = run_cli(["simulate", "--workload", "light", "--scheduler", "magma", "--jobs", "5",
+                       "-o", tmp_path / "r.json", *flags], capsys)
+    assert_clean_error(rc, err, "generations must be an integer, got 'abc'")
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_typed_params_accept_what_yaml_gives_for_valid_values():
+    import numpy as np
+
+    from baselines.magma import Magma
+    from relmas.typed_params import ParamError, check_params
+
+    init = Magma.__init__.__wrapped__
+    got = check_params(init, {"generations": np.int64(3), "mutation_rate": "1e-3", "slack_weight": 1, "seed": None,
+                              "init": "edf", "unknown": object})
+    assert got["mutation_rate"] == 0.001 and got["slack_weight"] == 1 and got["unknown"] is object
+    for bad in ({"mutation_rate": "0.05"}, {"mutation_rate": True}, {"mutation_rate": float("inf")},
+                {"seed": 1.0}, {"init": 1}):
+        with pytest.raises(ParamError) as e:
+            check_params(init, bad)
+        assert e.value.param == next(iter(bad))
+    m = Magma(generations=2, population=4, mutation_rate="1e-2")
+    assert m.mutation_rate == 0.01 and m.generations == 2
