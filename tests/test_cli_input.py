@@ -317,3 +317,36 @@ def test_typed_params_accept_what_yaml_gives_for_valid_values():
         assert e.value.param == next(iter(bad))
     m = Magma(generations=2, population=4, mutation_rate="1e-2")
     assert m.mutation_rate == 0.01 and m.generations == 2
+
+
+# --------------------------------------------------------------------------- #
+# evaluate: no option silently ignored, no duplicate rows
+
+
+@pytest.mark.parametrize("extra, words", [
+    (["--policy", "foo=/tmp/pol.pt"], ["--policy", "'foo' is not one of --schedulers (fcfs-h)"]),
+    (["--policy", "relmas=/tmp/pol.pt"], ["--policy", "'relmas' is not one of --schedulers"]),
+    (["--param", "magma:generations=3"], ["--param", "'magma' is not one of --schedulers"]),
+    (["--param", "FCFS-H:tie_break=fit"], ["--param", "'FCFS-H' is not one of --schedulers"]),
+])
+def test_evaluate_refuses_options_for_schedulers_it_does_not_run(scen, tmp_path, capsys, extra, words):
+    out = tmp_path / "e.csv"
+    rc, err = run_cli(["evaluate", "--workload", "light", "--schedulers", "fcfs-h", "--seeds", "1", "--jobs", "5",
+                       *extra, "-o", out, *scen], capsys)
+    assert_clean_error(rc, err, *words)
+    assert not out.exists()
+
+
+def test_evaluate_refuses_a_scheduler_given_twice(tmp_path, capsys):
+    rc, err = run_cli(["evaluate", "--workload", "light", "--schedulers", "fcfs-h", "edf-h", "fcfs-h", "--seeds", "1",
+                       "-o", tmp_path / "e.csv", "--config", "/nonexistent/config.yaml"], capsys)
+    assert_clean_error(rc, err, "argument --schedulers: 'fcfs-h' is given twice")
+
+
+def test_evaluate_with_options_for_its_schedulers_runs(scen, tmp_path, capsys):
+    out = tmp_path / "e.csv"
+    rc, err = run_cli(["evaluate", "--workload", "light", "--schedulers", "fcfs-h", "magma", "--seeds", "1", "2",
+                       "--jobs", "5", "--param", "magma:generations=1", "--param", "magma:population=4", "--quiet",
+                       "-o", out, *scen], capsys)
+    assert rc == 0, err
+    assert len(out.read_text().splitlines()) == 1 + 2 * 2

@@ -39,6 +39,16 @@ def scenario(args: argparse.Namespace) -> tuple[dict[str, Any], SystemCosts]:
     return cfg, costs
 
 
+def check_named_schedulers(schedulers: list[str], by_flag: dict[str, dict[str, Any]]) -> None:
+    """Every scheduler named by an option (``{"--policy": {name: path}, "--param": {name: {...}}}``) must be
+    one of ``schedulers``, spelt the same: a value for another one would be silently ignored."""
+    for flag, named in by_flag.items():
+        for name in named:
+            if name not in schedulers:
+                raise InputError(flag, "", f"'{name}' is not one of --schedulers ({', '.join(schedulers)}): "
+                                 "its value would be ignored")
+
+
 def bandwidth_option(value: float | None, costs: SystemCosts, frequency_ghz: float = 1.0) -> SystemCosts:
     """Apply --bandwidth (GB/s) to the costs."""
     if value is None:

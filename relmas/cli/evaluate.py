@@ -9,7 +9,7 @@ from characterize.errors import InputError
 from .. import workload as wl
 from ..evaluate import evaluate
 from ..io import atomic_path
-from .common import UniqueValues, non_negative_int, output_file, positive_float, positive_int  # argparse types
+from .common import UniqueValues, check_named_schedulers, non_negative_int, output_file, positive_float, positive_int
 from .common import add_scenario_options, scenario
 from .simulate import parse_params, period_for
 
@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--workload", required=True, help="light, heavy, mixed, or a workload file")
     p.add_argument("--qos", default="medium", choices=wl.QOS_LEVELS)
-    p.add_argument("--schedulers", nargs="+", required=True, metavar="NAME")
+    p.add_argument("--schedulers", nargs="+", action=UniqueValues, required=True, metavar="NAME")
     p.add_argument("--seeds", nargs="+", type=non_negative_int, action=UniqueValues, required=True, metavar="SEED")
     p.add_argument("--bandwidths", nargs="+", type=positive_float, action=UniqueValues, default=None, metavar="GBPS",
                    help="DRAM bandwidths to sweep in GB/s (default: the system's)")
@@ -53,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
             raise InputError("--param", "", f"expected SCHEDULER:KEY=VALUE, got '{item}'")
         k, kv = item.split(":", 1)
         params.setdefault(k, {}).update(parse_params([kv]))
+    check_named_schedulers(args.schedulers, {"--policy": policies, "--param": params})
     for bw in args.bandwidths or []:
         if bw <= 0:
             raise InputError("--bandwidths", "", f"must be positive, got {bw}")
