@@ -984,7 +984,7 @@ def train(cfg: TrainConfig, scen: Scenario, out_dir: str | Path, seed: int = 0, 
     log = _Log(out, resume_step)
 
     decision_cost = _overhead_cost(cfg, scen)
-    if decision_cost is None and cfg.charge_overhead == "auto" and progress:
+    if decision_cost is None and cfg.charge_overhead == "auto":  # said even without progress (the workflow's logs)
         print(f"relmas train: no policy characterisation for h = {cfg.hidden} in {scen.policy_table}; training "
               "without the decision-overhead charge", file=sys.stderr)
     ov_sa = RelmasScheduler.policy_sa(scen.costs) if decision_cost is not None else None

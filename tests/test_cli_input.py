@@ -350,3 +350,14 @@ def test_evaluate_with_options_for_its_schedulers_runs(scen, tmp_path, capsys):
                        "-o", out, *scen], capsys)
     assert rc == 0, err
     assert len(out.read_text().splitlines()) == 1 + 2 * 2
+
+
+# --------------------------------------------------------------------------- #
+# train: an explicit policy table must exist
+
+
+def test_train_refuses_a_missing_explicit_policy_table(tmp_path, capsys):
+    rc, err = run_cli(["train", "--workload", "light", "--qos", "medium", "-o", tmp_path / "run",
+                       "--policy-table", tmp_path / "none.csv", "--config", "/nonexistent/config.yaml"], capsys)
+    assert_clean_error(rc, err, "--policy-table", f"'{tmp_path / 'none.csv'}' not found")
+    assert not (tmp_path / "run").exists()

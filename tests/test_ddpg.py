@@ -577,6 +577,17 @@ def test_deleted_best_policy_is_restored_from_the_checkpoint_on_rerun(tmp_path):
         assert torch.equal(before["actor"][k], after["actor"][k])
 
 
+def test_training_without_the_overhead_charge_says_so_without_a_progress_bar(tmp_path, capsys):
+    """charge_overhead auto and no policy table: the fallback is said on stderr even with progress off (the
+    workflow runs --no-progress and keeps stderr in its log)."""
+    cfg = TrainConfig(**{**TINY, "charge_overhead": "auto"})
+    scen = scenario()
+    scen.policy_table = tmp_path / "none.csv"
+    train(cfg, scen, tmp_path / "run", seed=3, progress=False, stop_after_updates=1)
+    err = capsys.readouterr().err
+    assert "training without the decision-overhead charge" in err and str(tmp_path / "none.csv") in err
+
+
 def test_a_folder_of_other_settings_is_refused_or_restarted_on_request(tmp_path):
     cfg = TrainConfig(**TINY)
     train(cfg, scenario(), tmp_path / "a", seed=3, progress=False, stop_after_updates=10)

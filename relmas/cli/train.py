@@ -21,6 +21,10 @@ from characterize.errors import InputError
 
 from .common import add_scenario_options, non_negative_int, output_dir, scenario
 
+#: --policy-table when not given. With train.charge_overhead ``auto`` a run trains without the decision-overhead
+#: charge (and says so on stderr) when this table is missing or lacks the hidden size.
+DEFAULT_POLICY_TABLE = Path("outputs/tables/policy.csv")
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -38,9 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--recipe", default=None,
                    help="training recipe: paper (DDPG exactly as published) or bc-ddpg (imitation warm start, then "
                    "DDPG with a behaviour-cloning term); default: the configuration's train.recipe")
-    p.add_argument("--policy-table", type=Path, default=Path("outputs/tables/policy.csv"),
-                   help="characterisation of the policy's layers, for the decision-overhead charge "
-                   "(default outputs/tables/policy.csv)")
+    p.add_argument("--policy-table", type=Path, default=None,
+                   help="characterisation of the policy's layers, for the decision-overhead charge (default "
+                   f"{DEFAULT_POLICY_TABLE}; a table given here must exist)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override one train setting, e.g. --set hidden=128 --set reward.delta=0.02 (YAML values)")
     p.add_argument("--label-cache", type=output_dir, default=Path("outputs/cache/labels"), metavar="DIR",
@@ -115,13 +119,18 @@ def training_scenario(cfg: dict[str, Any], costs: Any, workload: str, qos: str,
 def run(args: argparse.Namespace) -> int:
     from relmas.ddpg import train
 
+    if args.policy_table is not None and not args.policy_table.is_file():
+        what = "is a folder" if args.policy_table.is_dir() else "not found"
+        raise InputError("--policy-table", "", f"'{args.policy_table}' {what} (leave the flag out to use "
+                         f"{DEFAULT_POLICY_TABLE} when it exists)")
+    policy_table = args.policy_table or DEFAULT_POLICY_TABLE
     cfg, costs = scenario(args)
     tcfg = train_config(cfg, args.recipe, args.set)
     if args.label_workers is not None:
         if args.label_workers < 0:
             raise InputError("--label-workers", "", "must be >= 0")
         tcfg.label_workers = int(args.label_workers)
-    scen = training_scenario(cfg, costs, args.workload, args.qos, args.policy_table)
+    scen = training_scenario(cfg, costs, args.workload, args.qos, policy_table)
     res = train(tcfg, scen, args.output, seed=args.seed, progress=not args.no_progress, label_cache=args.label_cache,
                 restart_if_changed=args.restart_if_changed)
     state = "finished" if res.finished else "stopped"
