@@ -940,9 +940,19 @@ def train(cfg: TrainConfig, scen: Scenario, out_dir: str | Path, seed: int = 0, 
     best_saved: dict[str, Any] | None = None  # best.pt's content, also kept in last.pt
     ck: dict[str, Any] | None = None
     if last.is_file():
-        ck = load_checkpoint(last, formats=(TRAIN_FORMAT,))
-        require(ck, last, {"meta": dict, "learner": dict, "state": dict, "buffer": dict, "rng": dict})
-        why = _meta_mismatch(ck["meta"], run_meta)
+        try:
+            ck = load_checkpoint(last, formats=(TRAIN_FORMAT,))
+            require(ck, last, {"meta": dict, "learner": dict, "state": dict, "buffer": dict, "rng": dict})
+        except InputError as exc:
+            if not restart_if_changed:
+                raise InputError(last, exc.field, f"{exc.message}. To start the run over, delete {last} or pass "
+                                 "--restart-if-changed (which moves the run's files to "
+                                 f"{out / 'replaced'}/<time>/)") from None
+            aside = set_run_aside(out)
+            print(f"relmas train: {last} is unreadable ({exc.message}); moved the run's files to {aside} and "
+                  "starting over", file=sys.stderr)
+            ck = None
+        why = _meta_mismatch(ck["meta"], run_meta) if ck is not None else None
         if why and not restart_if_changed:
             raise InputError(last, "meta", f"holds a run with other settings ({why}); use another output folder "
                              "or delete it to start over")

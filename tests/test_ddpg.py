@@ -609,6 +609,24 @@ def test_a_folder_of_other_settings_is_refused_or_restarted_on_request(tmp_path)
     assert (tmp_path / "a" / "notes.txt").read_text() == "kept"
 
 
+def test_a_truncated_checkpoint_says_how_to_recover_and_restart_moves_it_aside(tmp_path, capsys):
+    cfg = TrainConfig(**TINY)
+    train(cfg, scenario(), tmp_path, seed=3, progress=False, stop_after_updates=10)
+    data = (tmp_path / "last.pt").read_bytes()
+    (tmp_path / "last.pt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError) as e:
+        train(cfg, scenario(), tmp_path, seed=3, progress=False)
+    assert e.value.path == str(tmp_path / "last.pt")
+    assert "truncated" in e.value.message and "delete" in e.value.message and "--restart-if-changed" in e.value.message
+    capsys.readouterr()
+    r = train(cfg, scenario(), tmp_path, seed=3, progress=False, restart_if_changed=True)
+    assert r.finished and r.updates == cfg.total_updates
+    assert "is unreadable" in capsys.readouterr().err
+    aside = list((tmp_path / "replaced").iterdir())
+    assert len(aside) == 1 and (aside[0] / "last.pt").stat().st_size == len(data) // 2
+    load_checkpoint(tmp_path / "last.pt")  # the new run's, readable
+
+
 def test_a_checkpoint_from_before_a_setting_existed_resumes_at_its_default(tmp_path):
     from relmas.checkpoint import save_checkpoint
 
