@@ -361,3 +361,65 @@ def test_train_refuses_a_missing_explicit_policy_table(tmp_path, capsys):
                        "--policy-table", tmp_path / "none.csv", "--config", "/nonexistent/config.yaml"], capsys)
     assert_clean_error(rc, err, "--policy-table", f"'{tmp_path / 'none.csv'}' not found")
     assert not (tmp_path / "run").exists()
+
+
+# --------------------------------------------------------------------------- #
+# Messages that name the right flag and say what is wrong
+
+
+def test_calibrate_says_a_learned_scheduler_cannot_be_calibrated(tmp_path, capsys):
+    rc, err = run_cli(["calibrate", "--workload", "light", "--loads", "0.5", "--schedulers", "fcfs-h", "relmas",
+                       "--config", "/nonexistent/config.yaml"], capsys)
+    assert_clean_error(rc, err, "--schedulers", "'relmas' is a learned scheduler and cannot be calibrated")
+    assert "--policy PATH" not in err
+
+
+@pytest.mark.parametrize("setting, field, words", [
+    ("hidden=abc", "hidden", "hidden must be an integer"),
+    ("hiden=3", "hiden", "unknown train setting"),
+    ("reward.delta=x", "reward.delta", "must be a number"),
+    ("reward={delta: x}", "reward.delta", "must be a number"),
+    ("imitate_args={generations: abc}", "imitate_args.generations", "generations must be an integer, got 'abc'"),
+    ("imitate_args.generations=2.5", "imitate_args.generations", "generations must be an integer, got '2.5'"),
+    ("imitate=nope", "imitate", "unknown scheduler 'nope'"),
+])
+def test_train_set_errors_name_set_not_the_config_file(setting, field, words):
+    from characterize.errors import InputError
+    from relmas.cli.train import train_config
+
+    cfg = {"_path": "c.yaml", "train": {"recipe": "bc-ddpg", "imitate": "magma-seeded",
+                                        "imitate_args": {"generations": 2, "population": 4}}}
+    with pytest.raises(InputError) as e:
+        train_config(cfg, None, [setting])
+    assert (e.value.path, e.value.field) == ("--set", field) and words in e.value.message
+
+
+@pytest.mark.parametrize("train, field, words", [
+    ({"hidden": "abc"}, "hidden", "hidden must be an integer"),
+    ({"imitate_args": {"generations": "abc"}}, "imitate_args.generations", "generations must be an integer"),
+])
+def test_train_config_errors_name_the_config_file(train, field, words):
+    from characterize.errors import InputError
+    from relmas.cli.train import train_config
+
+    cfg = {"_path": "c.yaml", "train": {"recipe": "bc-ddpg", "imitate": "magma-seeded",
+                                        "imitate_args": {"generations": 2, "population": 4}}}
+    cfg["train"].update(train)
+    with pytest.raises(InputError) as e:
+        train_config(cfg, None, ["gamma=0.5"])
+    assert (e.value.path, e.value.field) == ("c.yaml (train)", field) and words in e.value.message
+
+
+def test_train_set_error_on_the_command_line(scen, tmp_path, capsys):
+    rc, err = run_cli(["train", "--workload", "light", "--qos", "medium", "-o", tmp_path / "run",
+                       "--set", "hidden=abc", *scen], capsys)
+    assert_clean_error(rc, err, "--set: hidden: hidden must be an integer")
+    assert "config.yaml" not in err and not (tmp_path / "run").exists()
+
+
+def test_collect_help_prints_a_single_percent_sign(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["collect", "--help"])
+    assert e.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "95% CI" in out and "%%" not in out

@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "collect",
         help="merge evaluation CSVs (sla.csv), or summarise a bandwidth sweep (bandwidth.csv)",
         description="Concatenate the CSVs written by `relmas evaluate`, in a stable order. With --bandwidth, "
-        "write one row per scheduler and bandwidth: mean SLA rate, 95%% CI, and both normalised to the "
+        "write one row per scheduler and bandwidth: mean SLA rate, 95% CI, and both normalised to the "
         "scheduler's best.",
     )
     p.add_argument("inputs", nargs="+", type=Path, metavar="CSV")

@@ -61,9 +61,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def train_config(cfg: dict[str, Any], recipe: str | None, overrides: list[str]) -> Any:
-    """The :class:`relmas.ddpg.TrainConfig` of a configuration, a recipe and ``--set`` overrides."""
+    """The :class:`relmas.ddpg.TrainConfig` of a configuration, a recipe and ``--set`` overrides.
+
+    An error in a setting names ``--set`` when the setting (or its section) was given there, else the
+    configuration file; the expert (``imitate``, ``imitate_args``) is built once here so that its parameters
+    are checked the same way.
+    """
     from relmas.config import _merge
     from relmas.ddpg import RECIPES, TrainConfig
+    from relmas.scheduler import get_scheduler
+    from relmas.typed_params import ParamError
 
     where = f"{cfg.get('_path', 'config')} (train)"
     section = dict(cfg.get("train") or {})
@@ -73,6 +80,7 @@ def train_config(cfg: dict[str, Any], recipe: str | None, overrides: list[str]) 
         raise InputError("--recipe" if recipe else where, "recipe", f"unknown recipe '{name}' (known: {', '.join(RECIPES)})")
     merged = _merge(section, recipes.get(name) or {})
     merged["recipe"] = name
+    set_keys: list[str] = []
     for item in overrides:
         if "=" not in item:
             raise InputError("--set", item, "expected KEY=VALUE")
@@ -88,7 +96,27 @@ def train_config(cfg: dict[str, Any], recipe: str | None, overrides: list[str]) 
             if not isinstance(node, dict):
                 raise InputError("--set", key, f"'{part}' is not a section")
         node[parts[-1]] = value
-    return TrainConfig.from_dict(merged, where)
+        set_keys.append(key.strip())
+
+    def source(field: str) -> str:
+        given = any(field == k or field.startswith(k + ".") or k.startswith(field + ".") for k in set_keys)
+        return "--set" if given else where
+
+    try:
+        tcfg = TrainConfig.from_dict(merged, where)
+    except InputError as exc:
+        if exc.path == where and source(exc.field) == "--set":
+            raise InputError("--set", exc.field, exc.message) from None
+        raise
+    if tcfg.imitate:
+        try:
+            get_scheduler(tcfg.imitate, **tcfg.imitate_args)
+        except (KeyError, TypeError, ValueError) as exc:
+            field = f"imitate_args.{exc.param}" if isinstance(exc, ParamError) else \
+                "imitate" if isinstance(exc, KeyError) else "imitate_args"
+            msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+            raise InputError(source(field), field, f"cannot make expert '{tcfg.imitate}': {msg}") from None
+    return tcfg
 
 
 def training_scenario(cfg: dict[str, Any], costs: Any, workload: str, qos: str,
