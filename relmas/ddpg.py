@@ -839,6 +839,10 @@ def evaluate(actor: Actor, spec: EncoderSpec, scen: Scenario, seeds: list[int], 
 RESUMABLE_KEYS = ("max_minutes", "budget_clock", "checkpoint_every_s", "threads", "label_workers")
 
 
+#: Run metadata named first, in words, when a run folder holds another run.
+SCENARIO_KEYS = {"scenario.workload": "the workload set", "scenario.qos": "the QoS level", "seed": "the training seed"}
+
+
 def _meta_mismatch(a: dict[str, Any], b: dict[str, Any]) -> str | None:
     def norm(m: dict[str, Any]) -> dict[str, Any]:
         m = dict(m)
@@ -849,6 +853,11 @@ def _meta_mismatch(a: dict[str, Any], b: dict[str, Any]) -> str | None:
         return m
 
     a, b = norm(a), norm(b)
+    # the scenario first: another workload set also has another period, encoder and workload_config, and
+    # "the workload set differs" says what happened where "period: ..." does not
+    for k, words in SCENARIO_KEYS.items():
+        if a.get(k) != b.get(k):
+            return f"{words} differs: checkpoint has {a.get(k)!r}, this run has {b.get(k)!r}"
     for k in sorted(set(a) | set(b)):
         if a.get(k) != b.get(k):
             if isinstance(a.get(k), dict) and isinstance(b.get(k), dict):

@@ -609,6 +609,21 @@ def test_a_folder_of_other_settings_is_refused_or_restarted_on_request(tmp_path)
     assert (tmp_path / "a" / "notes.txt").read_text() == "kept"
 
 
+def test_a_folder_of_another_workload_set_says_so(tmp_path):
+    """A light run's folder resumed with --workload heavy: the message names the workload set, not the period
+    (which differs too, and sorts first)."""
+    cfg = TrainConfig(**TINY)
+    light = scenario()
+    light.meta = {**light.meta, "workload": "light"}
+    train(cfg, light, tmp_path, seed=3, progress=False, stop_after_updates=10)
+    heavy = scenario()
+    heavy.meta = {**heavy.meta, "workload": "heavy"}
+    heavy.period = 5 * T
+    with pytest.raises(InputError) as e:
+        train(cfg, heavy, tmp_path, seed=3, progress=False)
+    assert "the workload set differs: checkpoint has 'light', this run has 'heavy'" in e.value.message
+
+
 def test_a_truncated_checkpoint_says_how_to_recover_and_restart_moves_it_aside(tmp_path, capsys):
     cfg = TrainConfig(**TINY)
     train(cfg, scenario(), tmp_path, seed=3, progress=False, stop_after_updates=10)
