@@ -300,6 +300,20 @@ def test_scheduler_parameter_of_the_wrong_type_from_the_config_file(scen, tmp_pa
     assert not (tmp_path / "r.json").exists()
 
 
+def test_scheduler_param_source_names_param_or_the_config_section():
+    """The helper make_scheduler can use to say where a bad parameter came from."""
+    from relmas.cli.common import scheduler_param_source
+    from relmas.scheduler import get_scheduler
+
+    cfg = {"_path": "c.yaml", "schedulers": {"magma": {"generations": "abc", "population": 4}}}
+    for params, where in (({}, ("c.yaml", "schedulers.magma.generations")),
+                          ({"generations": "abc"}, ("--param", "generations"))):
+        with pytest.raises(ValueError) as e:
+            get_scheduler("magma", **{**cfg["schedulers"]["magma"], **params})
+        assert scheduler_param_source("magma", cfg, params, e.value) == where
+    assert scheduler_param_source("magma", cfg, {}, ValueError("population must be >= 2")) == ("--param", "")
+
+
 def test_typed_params_accept_what_yaml_gives_for_valid_values():
     import numpy as np
 

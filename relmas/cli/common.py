@@ -49,6 +49,23 @@ def check_named_schedulers(schedulers: list[str], by_flag: dict[str, dict[str, A
                                  "its value would be ignored")
 
 
+def scheduler_param_source(name: str, cfg: dict[str, Any], params: dict[str, Any], exc: Exception) -> tuple[str, str]:
+    """Where the scheduler parameter that ``exc`` names came from, as ``(path, field)`` of an InputError.
+
+    For :func:`relmas.cli.simulate.make_scheduler`, which merges the configuration's ``schedulers.<name>``
+    section with ``--param`` values: a :class:`~relmas.typed_params.ParamError` (the constructors' type
+    checks) names the parameter, so ``--param generations=abc`` gives ``("--param", "generations")`` and the
+    same value in the file ``("config/config.yaml", "schedulers.magma.generations")``. Other errors, which
+    name no parameter, give ``("--param", "")``.
+    """
+    key = getattr(exc, "param", None)
+    if not key or key in params:
+        return "--param", key or ""
+    if key in ((cfg.get("schedulers") or {}).get(name) or {}):
+        return str(cfg.get("_path", "config")), f"schedulers.{name}.{key}"
+    return "--param", key
+
+
 def bandwidth_option(value: float | None, costs: SystemCosts, frequency_ghz: float = 1.0) -> SystemCosts:
     """Apply --bandwidth (GB/s) to the costs."""
     if value is None:
