@@ -35,7 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--workload", required=True, help="workload set of the configuration: light, heavy or mixed")
     p.add_argument("--qos", default="medium", choices=("low", "medium", "high"))
-    p.add_argument("--loads", nargs="+", type=positive_float, action=UniqueValues, required=True, metavar="LOAD", help="offered loads to try")
+    p.add_argument("--loads", nargs="+", type=positive_float, action=UniqueValues, required=True, metavar="LOAD",
+                   help="offered loads to try")
     p.add_argument("--factors", nargs="+", type=positive_float, action=UniqueValues, default=None, metavar="F",
                    help="QoS-Medium factors to try (default: the configuration's)")
     p.add_argument("--schedulers", nargs="+", action=UniqueValues, default=["fcfs-h", "edf-h", "prema-h", "herald"],

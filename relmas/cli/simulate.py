@@ -118,7 +118,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=non_negative_int, default=0, help="workload and scheduler seed (default: 0)")
     p.add_argument("--jobs", type=positive_int, default=None, help="number of jobs (default: the configuration's)")
     p.add_argument("--period", type=positive_float, default=None, help="scheduling period T_s in cycles")
-    p.add_argument("--bandwidth", type=positive_float, default=None, help="shared DRAM bandwidth in GB/s (default: the system's)")
+    p.add_argument("--bandwidth", type=positive_float, default=None,
+                   help="shared DRAM bandwidth in GB/s (default: the system's)")
     add_scheduler_options(p)
     p.add_argument("-o", "--output", type=output_file, required=True, help="metrics JSON to write")
     add_scenario_options(p)

@@ -37,7 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--workload", required=True, help="workload set of the configuration: light, heavy or mixed")
     p.add_argument("--qos", required=True, choices=("low", "medium", "high"))
-    p.add_argument("--seed", type=non_negative_int, default=0, help="training seed (networks, noise, workload seeds); default 0")
+    p.add_argument("--seed", type=non_negative_int, default=0,
+                   help="training seed (networks, noise, workload seeds); default 0")
     p.add_argument("-o", "--output", type=output_dir, required=True, metavar="DIR", help="run folder")
     p.add_argument("--recipe", default=None,
                    help="training recipe: paper (DDPG exactly as published) or bc-ddpg (imitation warm start, then "
