@@ -33,6 +33,7 @@ import numpy as np
 
 from baselines.sa_heuristic import check_tie_break, heuristic_sa
 from relmas.scheduler import ReadyQueue, Scheduler
+from relmas.typed_params import checked_params
 
 __all__ = ["edf_priority", "EDFH"]
 
@@ -45,6 +46,7 @@ def edf_priority(rq: ReadyQueue) -> np.ndarray:
     return prio
 
 
+@checked_params
 class EDFH(Scheduler):
     """EDF-H: earliest-absolute-deadline-first priorities, earliest-finish SA heuristic.
 

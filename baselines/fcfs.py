@@ -16,6 +16,7 @@ import numpy as np
 
 from baselines.sa_heuristic import check_tie_break, heuristic_sa
 from relmas.scheduler import ReadyQueue, Scheduler, register_scheduler
+from relmas.typed_params import checked_params
 
 
 def fcfs_priority(rq: ReadyQueue) -> np.ndarray:
@@ -26,6 +27,7 @@ def fcfs_priority(rq: ReadyQueue) -> np.ndarray:
     return prio
 
 
+@checked_params
 class FCFSH(Scheduler):
     """FCFS-H (RELMAS paper section 5.1): FCFS priorities, earliest-finish SA.
 

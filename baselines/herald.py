@@ -58,6 +58,7 @@ import numpy as np
 from numba import njit
 
 from relmas.scheduler import ReadyQueue, Scheduler
+from relmas.typed_params import checked_params
 
 __all__ = ["HeraldScheduler", "herald_assign", "herald_order"]
 
@@ -201,6 +202,7 @@ def herald_order(rq: ReadyQueue, sa: np.ndarray, ordering: Literal["best", "dept
     return (breadth, "breadth") if b < d else (depth, "depth")
 
 
+@checked_params
 class HeraldScheduler(Scheduler):
     """Herald (Kwon et al., HPCA 2021), applied to the ready queue every period.
 

@@ -74,6 +74,7 @@ from baselines import ga_ops
 from baselines.edf import EDFH
 from baselines.prema import PremaH
 from relmas.scheduler import ReadyQueue, Scheduler, simulate_out_batch
+from relmas.typed_params import checked_params
 
 __all__ = ["Magma", "MagmaMultiSeed", "MagmaSeeded", "MagmaResult", "SEED_HEURISTICS", "magma_fitness",
            "priority_to_order"]
@@ -146,6 +147,7 @@ class MagmaResult:
     evaluations: int
 
 
+@checked_params
 class Magma(Scheduler):
     """MAGMA (Kao and Krishna, HPCA 2022) per scheduling period, SLA fitness from the project's kernel.
 

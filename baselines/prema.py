@@ -68,6 +68,7 @@ from numba import njit
 
 from baselines.sa_heuristic import check_tie_break, heuristic_sa
 from relmas.scheduler import ReadyQueue, Scheduler
+from relmas.typed_params import checked_params
 
 __all__ = ["PREMA_LEVELS", "PremaH", "prema_job_order", "critical_path_estimate"]
 
@@ -157,6 +158,7 @@ def prema_job_order(tokens: np.ndarray, remaining: np.ndarray, levels: Sequence[
     return _job_order(tokens, remaining, np.sort(np.asarray(levels, np.float64)))
 
 
+@checked_params
 class PremaH(Scheduler):
     """PREMA-H (RELMAS paper section 5.1): PREMA token + SJF job order, earliest-finish SA.
 

@@ -61,6 +61,15 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
         pass
 
 
+#: First bytes of torch.save's legacy (pre-zip) format: a protocol-2 pickle of a 10-byte magic number.
+_LEGACY_TORCH_HEADER = b"\x80\x02\x8a\x0a"
+
+
+def _legacy_torch_file(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(len(_LEGACY_TORCH_HEADER)) == _LEGACY_TORCH_HEADER
+
+
 def load_checkpoint(path: str | Path, formats: Iterable[str] | None = None) -> dict[str, Any]:
     """Load a checkpoint with weights-only unpickling.
 
@@ -84,6 +93,9 @@ def load_checkpoint(path: str | Path, formats: Iterable[str] | None = None) -> d
             payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if not zipfile.is_zipfile(path) and not _legacy_torch_file(path):
+            raise InputError(path, "", "not a readable torch checkpoint (neither the zip archive torch.save "
+                             "writes nor its legacy format): a wrong or damaged file") from None
         if "weights_only" in str(exc) or "Weights only load failed" in str(exc):
             raise InputError(path, "", "refused by weights-only loading: the file holds objects other than "
                              f"tensors and plain containers ({first[:200]})") from None

@@ -839,6 +839,10 @@ def evaluate(actor: Actor, spec: EncoderSpec, scen: Scenario, seeds: list[int], 
 RESUMABLE_KEYS = ("max_minutes", "budget_clock", "checkpoint_every_s", "threads", "label_workers")
 
 
+#: Run metadata named first, in words, when a run folder holds another run.
+SCENARIO_KEYS = {"scenario.workload": "the workload set", "scenario.qos": "the QoS level", "seed": "the training seed"}
+
+
 def _meta_mismatch(a: dict[str, Any], b: dict[str, Any]) -> str | None:
     def norm(m: dict[str, Any]) -> dict[str, Any]:
         m = dict(m)
@@ -849,6 +853,11 @@ def _meta_mismatch(a: dict[str, Any], b: dict[str, Any]) -> str | None:
         return m
 
     a, b = norm(a), norm(b)
+    # the scenario first: another workload set also has another period, encoder and workload_config, and
+    # "the workload set differs" says what happened where "period: ..." does not
+    for k, words in SCENARIO_KEYS.items():
+        if a.get(k) != b.get(k):
+            return f"{words} differs: checkpoint has {a.get(k)!r}, this run has {b.get(k)!r}"
     for k in sorted(set(a) | set(b)):
         if a.get(k) != b.get(k):
             if isinstance(a.get(k), dict) and isinstance(b.get(k), dict):
@@ -940,9 +949,19 @@ def train(cfg: TrainConfig, scen: Scenario, out_dir: str | Path, seed: int = 0, 
     best_saved: dict[str, Any] | None = None  # best.pt's content, also kept in last.pt
     ck: dict[str, Any] | None = None
     if last.is_file():
-        ck = load_checkpoint(last, formats=(TRAIN_FORMAT,))
-        require(ck, last, {"meta": dict, "learner": dict, "state": dict, "buffer": dict, "rng": dict})
-        why = _meta_mismatch(ck["meta"], run_meta)
+        try:
+            ck = load_checkpoint(last, formats=(TRAIN_FORMAT,))
+            require(ck, last, {"meta": dict, "learner": dict, "state": dict, "buffer": dict, "rng": dict})
+        except InputError as exc:
+            if not restart_if_changed:
+                raise InputError(last, exc.field, f"{exc.message}. To start the run over, delete {last} or pass "
+                                 "--restart-if-changed (which moves the run's files to "
+                                 f"{out / 'replaced'}/<time>/)") from None
+            aside = set_run_aside(out)
+            print(f"relmas train: {last} is unreadable ({exc.message}); moved the run's files to {aside} and "
+                  "starting over", file=sys.stderr)
+            ck = None
+        why = _meta_mismatch(ck["meta"], run_meta) if ck is not None else None
         if why and not restart_if_changed:
             raise InputError(last, "meta", f"holds a run with other settings ({why}); use another output folder "
                              "or delete it to start over")
@@ -984,7 +1003,7 @@ def train(cfg: TrainConfig, scen: Scenario, out_dir: str | Path, seed: int = 0, 
     log = _Log(out, resume_step)
 
     decision_cost = _overhead_cost(cfg, scen)
-    if decision_cost is None and cfg.charge_overhead == "auto" and progress:
+    if decision_cost is None and cfg.charge_overhead == "auto":  # said even without progress (the workflow's logs)
         print(f"relmas train: no policy characterisation for h = {cfg.hidden} in {scen.policy_table}; training "
               "without the decision-overhead charge", file=sys.stderr)
     ov_sa = RelmasScheduler.policy_sa(scen.costs) if decision_cost is not None else None

@@ -1,6 +1,10 @@
 """Atomic file output: write to a temporary file in the same folder, then rename.
 
-A killed or failed command therefore never leaves a partial output behind.
+A killed or failed command therefore never leaves a partial output behind. An
+output path that cannot be a file (an existing folder, or a file in the way of its
+folder) is an :class:`~characterize.errors.InputError` naming it, not an OSError
+traceback; the commands check their output flags up front as well
+(:func:`relmas.cli.common.output_file`).
 """
 from __future__ import annotations
 
@@ -20,7 +24,12 @@ from characterize.errors import InputError
 def atomic_path(path: str | Path, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it over ``path`` on success."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        raise InputError(path, "", "is a folder; cannot write a file there")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise InputError(path, "", "cannot make its folder: a file is in the way") from None
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or path.suffix or ".tmp", dir=path.parent)
     os.close(fd)
     # mkstemp creates the file 0600; give the output the permissions of a normally created file.

@@ -51,6 +51,7 @@ from characterize.policy_layers import RESIDENT_STEPS, policy_dims, policy_model
 
 from .checkpoint import load_checkpoint, require, save_checkpoint
 from .scheduler import Scheduler, register_scheduler
+from .typed_params import checked_params
 
 #: The policy's own layers, as characterised by ``characterize/policy_layers.py``.
 POLICY_LAYERS = ("lstm_gates", "fc1", "fc2")
@@ -506,6 +507,7 @@ def pad_batch(seqs: Sequence[np.ndarray], width: int) -> tuple[torch.Tensor, tor
 # The scheduler
 
 
+@checked_params
 class RelmasScheduler(Scheduler):
     """The trained RELMAS policy as a :class:`relmas.scheduler.Scheduler` (registered as ``relmas``).
 

@@ -51,6 +51,16 @@ def test_damaged_files_name_the_file(tmp_path, damage):
     assert e.value.path == str(p)
 
 
+def test_random_bytes_are_not_a_torch_checkpoint(tmp_path):
+    """Not "refused by weights-only loading" (which suggests a checkpoint holding objects): not a checkpoint."""
+    p = tmp_path / "pol.pt"
+    p.write_bytes(bytes((i * 97 + 13) % 256 for i in range(5000)))
+    with pytest.raises(InputError) as e:
+        load_policy(p)
+    assert e.value.path == str(p) and "not a readable torch checkpoint" in e.value.message
+    assert "weights-only" not in e.value.message
+
+
 class _Evil:
     def __reduce__(self):
         return (print, ("this must never run",))

@@ -577,6 +577,17 @@ def test_deleted_best_policy_is_restored_from_the_checkpoint_on_rerun(tmp_path):
         assert torch.equal(before["actor"][k], after["actor"][k])
 
 
+def test_training_without_the_overhead_charge_says_so_without_a_progress_bar(tmp_path, capsys):
+    """charge_overhead auto and no policy table: the fallback is said on stderr even with progress off (the
+    workflow runs --no-progress and keeps stderr in its log)."""
+    cfg = TrainConfig(**{**TINY, "charge_overhead": "auto"})
+    scen = scenario()
+    scen.policy_table = tmp_path / "none.csv"
+    train(cfg, scen, tmp_path / "run", seed=3, progress=False, stop_after_updates=1)
+    err = capsys.readouterr().err
+    assert "training without the decision-overhead charge" in err and str(tmp_path / "none.csv") in err
+
+
 def test_a_folder_of_other_settings_is_refused_or_restarted_on_request(tmp_path):
     cfg = TrainConfig(**TINY)
     train(cfg, scenario(), tmp_path / "a", seed=3, progress=False, stop_after_updates=10)
@@ -596,6 +607,39 @@ def test_a_folder_of_other_settings_is_refused_or_restarted_on_request(tmp_path)
     assert len(aside) == 1 and (aside[0] / "last.pt").read_bytes() == old_last
     assert (aside[0] / "metrics.csv").is_file() and (aside[0] / "tb").is_dir()
     assert (tmp_path / "a" / "notes.txt").read_text() == "kept"
+
+
+def test_a_folder_of_another_workload_set_says_so(tmp_path):
+    """A light run's folder resumed with --workload heavy: the message names the workload set, not the period
+    (which differs too, and sorts first)."""
+    cfg = TrainConfig(**TINY)
+    light = scenario()
+    light.meta = {**light.meta, "workload": "light"}
+    train(cfg, light, tmp_path, seed=3, progress=False, stop_after_updates=10)
+    heavy = scenario()
+    heavy.meta = {**heavy.meta, "workload": "heavy"}
+    heavy.period = 5 * T
+    with pytest.raises(InputError) as e:
+        train(cfg, heavy, tmp_path, seed=3, progress=False)
+    assert "the workload set differs: checkpoint has 'light', this run has 'heavy'" in e.value.message
+
+
+def test_a_truncated_checkpoint_says_how_to_recover_and_restart_moves_it_aside(tmp_path, capsys):
+    cfg = TrainConfig(**TINY)
+    train(cfg, scenario(), tmp_path, seed=3, progress=False, stop_after_updates=10)
+    data = (tmp_path / "last.pt").read_bytes()
+    (tmp_path / "last.pt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError) as e:
+        train(cfg, scenario(), tmp_path, seed=3, progress=False)
+    assert e.value.path == str(tmp_path / "last.pt")
+    assert "truncated" in e.value.message and "delete" in e.value.message and "--restart-if-changed" in e.value.message
+    capsys.readouterr()
+    r = train(cfg, scenario(), tmp_path, seed=3, progress=False, restart_if_changed=True)
+    assert r.finished and r.updates == cfg.total_updates
+    assert "is unreadable" in capsys.readouterr().err
+    aside = list((tmp_path / "replaced").iterdir())
+    assert len(aside) == 1 and (aside[0] / "last.pt").stat().st_size == len(data) // 2
+    load_checkpoint(tmp_path / "last.pt")  # the new run's, readable
 
 
 def test_a_checkpoint_from_before_a_setting_existed_resumes_at_its_default(tmp_path):

@@ -20,6 +20,7 @@ import time
 
 import numpy as np
 
+from relmas.cli.common import int_at_least, non_negative_int, positive_int
 from relmas.scheduler import ReadyQueue
 
 
@@ -108,12 +109,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "warm-up run that compiles the kernel; report the median over --repeats periods. Also times the "
         "heuristic baselines on the same queue.",
     )
-    p.add_argument("--generations", type=int, default=100)
-    p.add_argument("--population", type=int, default=100)
-    p.add_argument("--sjs", type=int, default=100, help="SJs in the ready queue")
-    p.add_argument("--sas", type=int, default=6, help="number of SAs")
-    p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--generations", type=non_negative_int, default=100)
+    p.add_argument("--population", type=int_at_least(2), default=100)
+    p.add_argument("--sjs", type=positive_int, default=100, help="SJs in the ready queue")
+    p.add_argument("--sas", type=positive_int, default=6, help="number of SAs")
+    p.add_argument("--repeats", type=positive_int, default=5)
+    p.add_argument("--seed", type=non_negative_int, default=0)
     p.add_argument("--variant", choices=["magma", "magma-seeded", "magma-multiseed"], default="magma")
     p.add_argument("--json", action="store_true", help='print {"seconds_per_period": ..., ...}')
     p.set_defaults(func=run)
@@ -129,16 +130,19 @@ def _time(fn, repeats: int) -> list[float]:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.sjs < 1 or args.repeats < 1 or args.population < 2 or args.generations < 0:
-        raise SystemExit("relmas: error: need --sjs >= 1, --repeats >= 1, --population >= 2, --generations >= 0")
+    from characterize.errors import InputError
+
     from baselines.edf import EDFH
     from baselines.herald import HeraldScheduler
     from baselines.magma import Magma, MagmaMultiSeed, MagmaSeeded
     from baselines.prema import PremaH
 
-    rq = synthetic_queue(args.sjs, args.sas, args.seed)
     cls = {"magma": Magma, "magma-seeded": MagmaSeeded, "magma-multiseed": MagmaMultiSeed}[args.variant]
-    sched = cls(generations=args.generations, population=args.population, seed=args.seed)
+    try:  # the variant's own limits (magma-multiseed seeds six individuals), as `simulate --param` reports them
+        sched = cls(generations=args.generations, population=args.population, seed=args.seed)
+    except ValueError as exc:
+        raise InputError("--population" if "population" in str(exc) else "--variant", "", str(exc)) from None
+    rq = synthetic_queue(args.sjs, args.sas, args.seed)
     sched.schedule(rq)  # warm-up: numba compilation / cache load
     times = []
     cpu = []
@@ -185,7 +189,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="relmas bench")
     register(parser.add_subparsers(dest="bench", required=True))
     args = parser.parse_args(["magma", *(argv if argv is not None else __import__("sys").argv[1:])])
-    return int(args.func(args) or 0)
+    from characterize.errors import InputError
+
+    try:
+        return int(args.func(args) or 0)
+    except InputError as exc:
+        print(f"relmas bench: error: {exc}", file=__import__("sys").stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

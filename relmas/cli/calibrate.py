@@ -21,7 +21,8 @@ import pandas as pd
 from characterize.errors import InputError
 
 from ..io import atomic_path
-from .common import add_scenario_options, scenario
+from .common import (UniqueValues, add_scenario_options, non_negative_int, output_file, positive_float, positive_int,
+                     scenario)
 from .simulate import period_for
 
 
@@ -34,13 +35,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--workload", required=True, help="workload set of the configuration: light, heavy or mixed")
     p.add_argument("--qos", default="medium", choices=("low", "medium", "high"))
-    p.add_argument("--loads", nargs="+", type=float, required=True, metavar="LOAD", help="offered loads to try")
-    p.add_argument("--factors", nargs="+", type=float, default=None, metavar="F",
+    p.add_argument("--loads", nargs="+", type=positive_float, action=UniqueValues, required=True, metavar="LOAD",
+                   help="offered loads to try")
+    p.add_argument("--factors", nargs="+", type=positive_float, action=UniqueValues, default=None, metavar="F",
                    help="QoS-Medium factors to try (default: the configuration's)")
-    p.add_argument("--schedulers", nargs="+", default=["fcfs-h", "edf-h", "prema-h", "herald"])
-    p.add_argument("--seeds", nargs="+", type=int, default=[1000, 1001, 1002])
-    p.add_argument("--jobs", type=int, default=150, help="jobs per workload (default 150)")
-    p.add_argument("-o", "--output", type=Path, default=None, help="CSV to write (default: print only)")
+    p.add_argument("--schedulers", nargs="+", action=UniqueValues, default=["fcfs-h", "edf-h", "prema-h", "herald"],
+                   help="schedulers to run (not the learned relmas ones; default: fcfs-h edf-h prema-h herald)")
+    p.add_argument("--seeds", nargs="+", type=non_negative_int, action=UniqueValues, default=[1000, 1001, 1002])
+    p.add_argument("--jobs", type=positive_int, default=150, help="jobs per workload (default 150)")
+    p.add_argument("-o", "--output", type=output_file, default=None, help="CSV to write (default: print only)")
     add_scenario_options(p)
     p.set_defaults(func=run)
 
@@ -48,6 +51,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..evaluate import evaluate
 
+    learned = [s for s in args.schedulers if s.lower().startswith("relmas")]
+    if learned:
+        raise InputError("--schedulers", "", f"'{learned[0]}' is a learned scheduler and cannot be calibrated: "
+                         "calibration picks the workload sets' load and deadlines with the heuristics and MAGMA, "
+                         "before any policy is trained (evaluate a policy with `relmas evaluate --policy`)")
     cfg, costs = scenario(args)
     sets = cfg.get("workloads") or {}
     if args.workload not in sets:

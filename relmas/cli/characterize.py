@@ -10,6 +10,7 @@ from characterize.errors import InputError
 from characterize.policy_layers import policy_models
 from characterize.schema import load_system
 from characterize.table import build_table, load_classes, load_models, write_table
+from relmas.cli.common import output_file
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "outputs/tables/<name>.csv. Results are cached by layer shape, SA class, backend and settings, "
         "so a rerun with nothing changed evaluates nothing.",
     )
-    p.add_argument("-o", "--output", type=Path, required=True, help="CSV table to write (atomically)")
+    p.add_argument("-o", "--output", type=output_file, required=True, help="CSV table to write (atomically)")
     p.add_argument("--backend", choices=BACKENDS, default="zigzag", help="cost model (default: zigzag)")
     p.add_argument("--objective", choices=OBJECTIVES, default="edp",
                    help="mapping objective of the backend's mapper (default: edp; see docs/characterization.md)")

@@ -9,6 +9,7 @@ from characterize.errors import InputError
 from .. import workload as wl
 from ..evaluate import evaluate
 from ..io import atomic_path
+from .common import UniqueValues, check_named_schedulers, non_negative_int, output_file, positive_float, positive_int
 from .common import add_scenario_options, scenario
 from .simulate import describe_workload, load_or_generate, parse_params, period_for
 
@@ -25,17 +26,17 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "then runs the file's jobs and only seeds the schedulers)")
     p.add_argument("--qos", default=None, choices=wl.QOS_LEVELS,
                    help="QoS level (default: medium; a workload file's own, which --qos must not contradict)")
-    p.add_argument("--schedulers", nargs="+", required=True, metavar="NAME")
-    p.add_argument("--seeds", nargs="+", type=int, required=True, metavar="SEED")
-    p.add_argument("--bandwidths", nargs="+", type=float, default=None, metavar="GBPS",
+    p.add_argument("--schedulers", nargs="+", action=UniqueValues, required=True, metavar="NAME")
+    p.add_argument("--seeds", nargs="+", type=non_negative_int, action=UniqueValues, required=True, metavar="SEED")
+    p.add_argument("--bandwidths", nargs="+", type=positive_float, action=UniqueValues, default=None, metavar="GBPS",
                    help="DRAM bandwidths to sweep in GB/s (default: the system's)")
     p.add_argument("--policy", action="append", default=[], metavar="SCHEDULER=PATH",
                    help="checkpoint of a learned scheduler, e.g. relmas=outputs/policies/light_medium/best.pt")
     p.add_argument("--param", action="append", default=[], metavar="SCHEDULER:KEY=VALUE",
                    help="a scheduler parameter, e.g. magma:generations=30")
-    p.add_argument("--period", type=float, default=None, help="scheduling period in cycles")
-    p.add_argument("--jobs", type=int, default=None, help="jobs per episode (default: the configuration's)")
-    p.add_argument("-o", "--output", type=Path, required=True, help="CSV to write")
+    p.add_argument("--period", type=positive_float, default=None, help="scheduling period in cycles")
+    p.add_argument("--jobs", type=positive_int, default=None, help="jobs per episode (default: the configuration's)")
+    p.add_argument("-o", "--output", type=output_file, required=True, help="CSV to write")
     p.add_argument("--quiet", action="store_true")
     add_scenario_options(p)
     p.set_defaults(func=run)
@@ -55,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
             raise InputError("--param", "", f"expected SCHEDULER:KEY=VALUE, got '{item}'")
         k, kv = item.split(":", 1)
         params.setdefault(k, {}).update(parse_params([kv]))
+    check_named_schedulers(args.schedulers, {"--policy": policies, "--param": params})
     for bw in args.bandwidths or []:
         if bw <= 0:
             raise InputError("--bandwidths", "", f"must be positive, got {bw}")

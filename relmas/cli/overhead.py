@@ -11,7 +11,8 @@ from characterize.table import read_table
 from .. import workload as wl
 from ..io import atomic_path
 from ..overhead import energy_overhead
-from .common import add_scenario_options, scenario
+from .common import (UniqueValues, add_scenario_options, non_negative_int, output_file, positive_float, positive_int,
+                     scenario)
 from .simulate import describe_workload, load_or_generate, parse_params
 
 
@@ -26,15 +27,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workload", default="mixed")
     p.add_argument("--qos", default=None, choices=wl.QOS_LEVELS,
                    help="QoS level (default: medium; a workload file's own, which --qos must not contradict)")
-    p.add_argument("--hidden", nargs="+", type=int, required=True, metavar="H")
-    p.add_argument("--periods", nargs="+", type=float, required=True, metavar="CYCLES")
-    p.add_argument("--seeds", nargs="+", type=int, required=True)
+    p.add_argument("--hidden", nargs="+", type=positive_int, action=UniqueValues, required=True, metavar="H")
+    p.add_argument("--periods", nargs="+", type=positive_float, action=UniqueValues, required=True, metavar="CYCLES")
+    p.add_argument("--seeds", nargs="+", type=non_negative_int, action=UniqueValues, required=True)
     p.add_argument("--scheduler", default="relmas", help="scheduler whose queues are counted (default: relmas)")
     p.add_argument("--policy", type=Path, default=None, help="checkpoint for --scheduler relmas")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--policy-table", type=Path, default=Path("outputs/tables/policy.csv"))
-    p.add_argument("--jobs", type=int, default=None)
-    p.add_argument("-o", "--output", type=Path, required=True)
+    p.add_argument("--jobs", type=positive_int, default=None)
+    p.add_argument("-o", "--output", type=output_file, required=True)
     add_scenario_options(p)
     p.set_defaults(func=run)
 

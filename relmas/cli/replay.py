@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from relmas.cli.common import output_file
 from relmas.io import write_json
 from relmas.trace import load_trace, replay
 
@@ -21,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         '"sla_rate"} on stdout. The format is in docs/simulator.md.',
     )
     p.add_argument("trace", type=Path, metavar="TRACE.yaml")
-    p.add_argument("-o", "--output", type=Path, default=None,
+    p.add_argument("-o", "--output", type=output_file, default=None,
                    help="also write the JSON to this file (atomically)")
     p.set_defaults(func=run)
 

@@ -17,7 +17,9 @@ from ..config import workload_config
 from ..costs import SystemCosts
 from ..io import write_json
 from ..scheduler import Scheduler, SchedulerError, named_as, plugin_errors, scheduler_factory
-from .common import add_scenario_options, bandwidth_option, scenario
+from ..typed_params import ParamError
+from .common import add_scenario_options, bandwidth_option, scenario, scheduler_param_source
+from .common import non_negative_int, output_file, positive_float, positive_int  # argparse types
 
 
 def add_scheduler_options(p: argparse.ArgumentParser) -> None:
@@ -115,6 +117,9 @@ def make_scheduler(name: str, cfg: dict[str, Any], costs: SystemCosts, params: d
         raise InputError("--scheduler", "", f"scheduler '{name}' cannot be built: {problem}")
     try:
         return named_as(factory(**kwargs), name)
+    except ParamError as exc:  # a constructor's type check: it names the parameter, so name its source
+        path, field = scheduler_param_source(name, cfg, params, exc)
+        raise InputError(path, field, f"scheduler '{name}': {exc.message}") from None
     except (TypeError, ValueError) as exc:
         given = {**section, **params}
         args = ", ".join(f"{k}={v!r}" for k, v in given.items()) or "its defaults"
@@ -188,13 +193,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "its QoS and its set's period apply)")
     p.add_argument("--qos", default=None, choices=wl.QOS_LEVELS,
                    help="QoS level (default: medium; a workload file's own, which --qos must not contradict)")
-    p.add_argument("--seed", type=int, default=0, help="workload and scheduler seed (default: 0)")
-    p.add_argument("--jobs", type=int, default=None, help="number of jobs (default: the configuration's)")
-    p.add_argument("--period", type=float, default=None,
+    p.add_argument("--seed", type=non_negative_int, default=0, help="workload and scheduler seed (default: 0)")
+    p.add_argument("--jobs", type=positive_int, default=None, help="number of jobs (default: the configuration's)")
+    p.add_argument("--period", type=positive_float, default=None,
                    help="scheduling period T_s in cycles (default: the configuration's for the workload set)")
-    p.add_argument("--bandwidth", type=float, default=None, help="shared DRAM bandwidth in GB/s (default: the system's)")
+    p.add_argument("--bandwidth", type=positive_float, default=None,
+                   help="shared DRAM bandwidth in GB/s (default: the system's)")
     add_scheduler_options(p)
-    p.add_argument("-o", "--output", type=Path, required=True, help="metrics JSON to write")
+    p.add_argument("-o", "--output", type=output_file, required=True, help="metrics JSON to write")
     add_scenario_options(p)
     p.set_defaults(func=run)
 

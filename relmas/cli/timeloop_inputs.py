@@ -27,6 +27,7 @@ from characterize.backends.base import OBJECTIVES
 from characterize.errors import InputError
 from characterize.schema import Model, SAClass
 from characterize.table import load_classes, load_models
+from relmas.cli.common import output_dir
 from relmas.io import write_text
 
 
@@ -39,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "timeloop-mapper can be run by hand on any (class, layer). The exact commands are in README.txt "
         "of the output folder. Timeloop itself is not needed to write the files. See docs/timeloop.md.",
     )
-    p.add_argument("-o", "--output", type=Path, default=Path("outputs/timeloop"),
+    p.add_argument("-o", "--output", type=output_dir, default=Path("outputs/timeloop"),
                    help="output folder (default: outputs/timeloop)")
     p.add_argument("--arch-dir", type=Path, default=Path("arch"), help="folder of SA class YAML (default: arch)")
     p.add_argument("--layers-dir", type=Path, default=Path("layers"), help="folder of model YAML (default: layers)")

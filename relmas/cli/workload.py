@@ -6,7 +6,7 @@ from pathlib import Path
 
 from .. import workload as wl
 from ..config import workload_config
-from .common import add_scenario_options, scenario
+from .common import add_scenario_options, non_negative_int, output_file, positive_int, scenario
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,9 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--workload", required=True, help="workload set of the configuration: light, heavy or mixed")
     p.add_argument("--qos", required=True, choices=wl.QOS_LEVELS)
-    p.add_argument("--seed", type=int, required=True)
-    p.add_argument("--jobs", type=int, default=None, help="number of jobs (default: the configuration's)")
-    p.add_argument("-o", "--output", type=Path, required=True, help="workload YAML to write")
+    p.add_argument("--seed", type=non_negative_int, required=True)
+    p.add_argument("--jobs", type=positive_int, default=None, help="number of jobs (default: the configuration's)")
+    p.add_argument("-o", "--output", type=output_file, required=True, help="workload YAML to write")
     add_scenario_options(p)
     p.set_defaults(func=run)
 
