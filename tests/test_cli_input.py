@@ -116,7 +116,15 @@ def _output_commands(o: Path) -> dict[str, list]:
         "collect": ["collect", "-o", o, "/nonexistent/a.csv"],
         "replay": ["replay", "/nonexistent/trace.yaml", "-o", o],
         "characterize": ["characterize", "-o", o, "--arch-dir", "/nonexistent/arch"],
+        "report": ["report", "--sla", "/nonexistent/sla.csv", "-o", o],
     }
+
+
+def test_figures_folder_that_is_a_file_is_refused(tmp_path, capsys):
+    (tmp_path / "afile").write_text("")
+    rc, err = run_cli(["figures", "--sla", "/nonexistent/sla.csv", "-o", tmp_path / "afile"], capsys)
+    assert_clean_error(rc, err, "-o/--outdir", "is a file, not a folder")
+    assert [p.name for p in tmp_path.iterdir()] == ["afile"]
 
 
 @pytest.mark.parametrize("command", list(_output_commands(Path("x"))))

@@ -8,6 +8,7 @@ from characterize.errors import InputError
 
 from ..figures import fig3_sla, fig4_bandwidth, fig5_energy
 from ..io import read_csv
+from .common import output_dir
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--policies", type=Path, default=None,
                    help="training runs folder (outputs/policies): also draw learning_curves (validation SLA rate "
                    "against wall time, per scenario and recipe)")
-    p.add_argument("-o", "--outdir", type=Path, default=Path("outputs/figures"))
+    p.add_argument("-o", "--outdir", type=output_dir, default=Path("outputs/figures"))
     p.set_defaults(func=run)
 
 

@@ -8,11 +8,12 @@ from pathlib import Path
 
 from ..io import read_csv, write_text
 from ..report import build_report
+from .common import output_file
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="write the Markdown report from the results and figures",
-                       description="Assemble outputs/report.md: Fig. 3-5 with their tables, mean and 95%% CI over "
+                       description="Assemble outputs/report.md: Fig. 3-5 with their tables, mean and 95% CI over "
                        "seeds, RELMAS's improvement over each baseline beside the paper's, energy overhead, MACs per "
                        "policy step.")
     p.add_argument("--sla", type=Path, required=True)
@@ -27,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="configuration file, for the preset and system names (the report says `not given` without it)")
     p.add_argument("--preset", default=None, help="preset of the configuration")
     p.add_argument("--table", type=Path, default=None, help="characterisation table used (its backend and objective)")
-    p.add_argument("-o", "--output", type=Path, required=True)
+    p.add_argument("-o", "--output", type=output_file, required=True)
     p.set_defaults(func=run)
 
 
