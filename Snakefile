@@ -14,7 +14,7 @@ from pathlib import Path
 from relmas.cli.train import train_config
 from relmas.ddpg import RESUMABLE_KEYS
 from relmas.config import load_config
-from relmas.scheduler import scheduler_sources
+from relmas.scheduler import scheduler_code_digest
 
 configfile: "config/config.yaml"
 CFG = load_config("config/config.yaml", preset=config.get("preset"))
@@ -45,10 +45,17 @@ EV = CFG["evaluation"]
 WORKLOADS = ["light", "heavy", "mixed"]
 QOS = ["low", "medium", "high"]
 SCHEDULERS = EV["schedulers"]
-try:  # the source files of each evaluated scheduler (inputs of its evaluation jobs)
-    SCHEDULER_SOURCES = {s: scheduler_sources(s) for s in SCHEDULERS}
+try:  # a digest of each evaluated scheduler's source files (a param of its evaluation jobs)
+    SCHEDULER_CODE = {s: scheduler_code_digest(s) for s in SCHEDULERS}
 except (KeyError, ValueError) as exc:
     raise ValueError(f"config/config.yaml: evaluation.schedulers: {exc.args[0]}") from None
+
+
+def scheduler_code(wc):
+    """Digest of the scheduler's code (its module and the baselines/ modules it uses): a params value, so that
+    editing a scheduler reruns its evaluations, and only those, while a checkout that only touches files'
+    times reruns nothing; other code changes need --forcerun (README)."""
+    return SCHEDULER_CODE.get(wc.scheduler) or scheduler_code_digest(wc.scheduler)
 SEEDS = " ".join(str(s) for s in EV["seeds"])
 BW = EV["bandwidth"]
 OV = EV["overhead"]
@@ -198,26 +205,26 @@ rule train:
 
 
 def evaluate_inputs(wc):
-    # the scheduler's own source files (its module and the baselines/ modules it uses): editing a scheduler
-    # reruns its evaluations, and only those; other code changes need --forcerun (README)
-    ins = [TABLE, *SCHEDULER_SOURCES[wc.scheduler]]
+    # named (the rules unpack them), so the shell reads the policy by name, not by position
+    ins = {"table": TABLE}
     if wc.scheduler in LEARNED:
-        ins += [policy_of(wc.scheduler, wc.workload, wc.qos), POLICY_TABLE]
+        ins.update(policy=policy_of(wc.scheduler, wc.workload, wc.qos), policy_table=POLICY_TABLE)
     return ins
 
 
 def policy_flag(wc, input):
-    return f"--policy {wc.scheduler}={input[1]}" if wc.scheduler in LEARNED else ""
+    return f"--policy {wc.scheduler}={input.policy}" if wc.scheduler in LEARNED else ""
 
 
 # One job per (scenario, scheduler): all evaluation seeds in one process.
 rule evaluate:
     input:
-        evaluate_inputs,
+        unpack(evaluate_inputs),
     output:
         f"{OUT}/results/runs/{{workload}}_{{qos}}_{{scheduler}}.csv",
     params:
         policy=policy_flag,
+        code=scheduler_code,
     threads: 1
     resources:
         mem_mb=2000,
@@ -247,12 +254,13 @@ rule sla:
 
 rule bandwidth_sweep:
     input:
-        lambda wc: evaluate_inputs(type("W", (), {"scheduler": wc.scheduler, "workload": BW["workload"],
-                                                    "qos": BW["qos"]})),
+        unpack(lambda wc: evaluate_inputs(type("W", (), {"scheduler": wc.scheduler, "workload": BW["workload"],
+                                                           "qos": BW["qos"]}))),
     output:
         f"{OUT}/results/bandwidth_runs/{{scheduler}}.csv",
     params:
         policy=policy_flag,
+        code=scheduler_code,
         gbps=" ".join(str(b) for b in BW["gbps"]),
         seeds=" ".join(str(s) for s in BW["seeds"]),
     threads: 1

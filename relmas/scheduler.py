@@ -725,8 +725,8 @@ def scheduler_sources(name: str) -> list[str]:
     """Source files of scheduler ``name``: its factory's module and the plug-in modules (:data:`PLUGIN_PACKAGES`)
     that module uses, transitively (e.g. ``magma``: magma.py, ga_ops.py, edf.py, prema.py, sa_heuristic.py).
 
-    The workflow's evaluation jobs depend on these files, so editing a scheduler reruns its evaluations and
-    no others. Paths are relative to the working directory when inside it. Raises like :func:`scheduler_factory`.
+    The workflow's evaluation jobs depend on their content (:func:`scheduler_code_digest`), so editing a
+    scheduler reruns its evaluations and no others. Paths are relative to the working directory when inside it. Raises like :func:`scheduler_factory`.
     """
     import inspect
     import sys
@@ -748,6 +748,18 @@ def scheduler_sources(name: str) -> list[str]:
                 todo.append(dep)
     cwd = Path.cwd().resolve()
     return sorted(str(f.relative_to(cwd)) if f.is_relative_to(cwd) else str(f) for f in files)
+
+
+def scheduler_code_digest(name: str) -> str:
+    """A digest of the content of :func:`scheduler_sources` (paths and bytes): the workflow passes it as a
+    parameter of the scheduler's evaluation jobs, so that editing a scheduler's code reruns its evaluations,
+    while a checkout or copy that changes only the files' times does not."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for f in scheduler_sources(name):
+        h.update(Path(f).name.encode() + b"\0" + Path(f).read_bytes() + b"\0")
+    return h.hexdigest()[:16]
 
 
 def get_scheduler(name: str, **kwargs: Any) -> Scheduler:

@@ -49,17 +49,27 @@ def test_plan_trains_both_recipes_and_evaluates_every_scheduler(tmp_path):
         assert counts.get(rule) == 1, (rule, counts)
 
 
-def test_evaluation_jobs_depend_on_their_schedulers_source_files(tmp_path):
+def test_evaluation_jobs_carry_their_schedulers_code_digest():
+    from relmas.scheduler import scheduler_code_digest, scheduler_sources
+
+    edf = {Path(p).name for p in scheduler_sources("edf-h")}
+    assert {"edf.py", "sa_heuristic.py"} <= edf and "herald.py" not in edf
+    assert "herald.py" in {Path(p).name for p in scheduler_sources("herald")}
+    assert scheduler_code_digest("edf-h") != scheduler_code_digest("herald")
+    assert scheduler_code_digest("edf-h") == scheduler_code_digest("edf-h")
+    text = (ROOT / "Snakefile").read_text()
+    assert text.count("code=scheduler_code,") == 2  # evaluate and bandwidth_sweep
+
+
+def test_learned_schedulers_are_evaluated_with_their_own_policy(tmp_path):
+    # the policy is passed by name, whatever else (source files) the evaluation jobs depend on
     wf = _copy_workflow(tmp_path)
-    r = _snakemake(wf, "-n", "outputs/results/runs/light_low_edf-h.csv", "outputs/results/runs/light_low_herald.csv")
+    r = _snakemake(wf, "-n", "-p", "outputs/results/runs/light_low_relmas.csv",
+                   "outputs/results/bandwidth_runs/relmas-paper.csv")
     assert r.returncode == 0, r.stderr
-    inputs = {}
-    for block in (r.stdout + r.stderr).split("rule evaluate:")[1:]:
-        lines = dict(x.strip().split(": ", 1) for x in block.splitlines() if x.strip().startswith(("input:", "output:")))
-        inputs[Path(lines["output"]).name] = {Path(p).name for p in lines["input"].split(", ")}
-    assert {"edf.py", "sa_heuristic.py", "zigzag.csv"} <= inputs["light_low_edf-h.csv"]
-    assert "herald.py" not in inputs["light_low_edf-h.csv"]
-    assert "herald.py" in inputs["light_low_herald.csv"] and "edf.py" not in inputs["light_low_herald.csv"]
+    out = r.stdout + r.stderr
+    assert "--policy relmas=outputs/policies/relmas/light_low/best.pt " in out
+    assert "--policy relmas-paper=outputs/policies/relmas-paper/light_medium/best.pt " in out
 
 
 def test_slurm_profile_is_a_valid_profile(tmp_path):
