@@ -65,6 +65,8 @@ Deterministic given the seed passed to :meth:`Magma.reset` (numpy PCG64).
 """
 from __future__ import annotations
 
+import inspect
+
 from dataclasses import dataclass
 from typing import Any, Literal, Sequence
 
@@ -315,3 +317,15 @@ class MagmaSeeded(Magma):
         """Same arguments as :class:`Magma`; ``init`` defaults to ``"edf"``."""
         kwargs.setdefault("init", "edf")
         super().__init__(**kwargs)
+
+
+def _signature_with_init(cls: type, init: str) -> None:
+    """Give ``cls.__init__`` (``**kwargs``, forwarded to Magma) Magma's signature with its ``init`` default, so
+    that callers that check arguments against the signature (the CLI's ``--param`` check) see the real ones."""
+    sig = inspect.signature(Magma.__init__)
+    cls.__init__.__signature__ = sig.replace(
+        parameters=[q.replace(default=init) if q.name == "init" else q for q in sig.parameters.values()])
+
+
+_signature_with_init(MagmaMultiSeed, "heuristics")
+_signature_with_init(MagmaSeeded, "edf")

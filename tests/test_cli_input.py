@@ -294,6 +294,14 @@ def test_scheduler_parameters_of_the_wrong_type_are_refused(scen, tmp_path, caps
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("scheduler", ["magma", "magma-seeded", "magma-multiseed"])
+def test_unknown_parameter_of_a_magma_variant_blames_param_without_traceback(scen, tmp_path, capsys, scheduler):
+    # magma-seeded and magma-multiseed forward **kwargs to Magma: their signature must still be Magma's
+    rc, err = run_cli(["simulate", "--workload", "light", "--scheduler", scheduler, "--param", "foo=1",
+                       "--jobs", "5", "-o", tmp_path / "r.json", *scen], capsys)
+    assert_clean_error(rc, err, "--param", "unexpected keyword argument 'foo'")
+
+
 def test_scheduler_parameter_of_the_wrong_type_from_the_config_file(scen, tmp_path, capsys):
     import yaml
 
