@@ -44,10 +44,21 @@ class _DuplicateKey(yaml.YAMLError):
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` refusing a key given twice in any mapping (``<<`` merge keys excepted)."""
+    """``yaml.SafeLoader`` refusing a key given twice in any mapping (``<<`` merge keys excepted).
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        if isinstance(node, yaml.MappingNode):
+    The check runs on a mapping's own keys, before PyYAML's ``flatten_mapping``
+    merges ``<<`` entries into the node in place, and once per node: an anchored
+    node built again through an alias already holds its merged keys, which may
+    legitimately repeat its own (own keys override merged ones).
+    """
+
+    def __init__(self, stream: Any):
+        super().__init__(stream)
+        self._checked: set[int] = set()
+
+    def flatten_mapping(self, node: yaml.MappingNode) -> None:
+        if id(node) not in self._checked:
+            self._checked.add(id(node))
             first_line: dict[Any, int] = {}
             for key_node, _ in node.value:
                 if key_node.tag == "tag:yaml.org,2002:merge":
@@ -57,9 +68,9 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                     if key in first_line:
                         raise _DuplicateKey(key, key_node.start_mark, first_line[key])
                     first_line[key] = key_node.start_mark.line + 1
-                except TypeError:  # unhashable key: SafeLoader reports it below
+                except TypeError:  # unhashable key: SafeLoader reports it when it builds the mapping
                     pass
-        return super().construct_mapping(node, deep=deep)
+        super().flatten_mapping(node)
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:

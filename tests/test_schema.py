@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from characterize.errors import InputError
-from characterize.schema import load_model, load_sa_class, load_system, validate_file
+from characterize.schema import load_model, load_sa_class, load_system, load_yaml, validate_file
 from relmas.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -168,6 +168,14 @@ def test_duplicate_yaml_key_is_an_error(arch, tmp_path):
     with pytest.raises(InputError, match="unknown field") as e:  # the extra top-level key, not a duplicate
         load_model(m)
     assert e.value.field == "base"
+    # An anchored mapping that merges another and is reused through an alias: PyYAML merges in place, so the
+    # alias sees the merged keys beside its own (x twice); that is an override, not a duplicate.
+    y = tmp_path / "merge.yaml"
+    y.write_text("b: &B {x: 1, y: 2}\nc: {<<: &A {<<: *B, x: 10}}\nd: *A\n")
+    assert load_yaml(y)["d"] == {"x": 10, "y": 2}
+    y.write_text("b: &B {x: 1}\nc: {<<: *B, x: 2, x: 3}\n")
+    with pytest.raises(InputError, match="duplicate key 'x'"):
+        load_yaml(y)
 
 
 def test_non_utf8_file_is_an_input_error(arch, tmp_path, capsys):
