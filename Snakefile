@@ -13,7 +13,7 @@ from pathlib import Path
 
 from relmas.cli.train import train_config
 from relmas.ddpg import RESUMABLE_KEYS
-from relmas.config import load_config
+from relmas.config import load_config, period_setting
 from relmas.scheduler import scheduler_code_digest
 
 configfile: "config/config.yaml"
@@ -77,7 +77,7 @@ def train_settings(wc):
     train = {k: v for k, v in train.items() if k not in RESUMABLE_KEYS or k in ("max_minutes", "budget_clock")}
     doc = {"train": train, "seed": TRAIN_SEED, "preset": PRESET,
            "workload": (CFG.get("workloads") or {}).get(wc.workload),
-           "period": (CFG.get("period_cycles") or {}).get(wc.workload)}
+           "period": period_setting(CFG, wc.workload)}
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

@@ -129,6 +129,23 @@ def load_config(path: str | Path = DEFAULT_CONFIG, preset: str | None = None) ->
     return cfg
 
 
+#: T_s of every workload set when the configuration has no ``period_cycles`` at all.
+DEFAULT_PERIOD_CYCLES = 100000
+
+
+def period_setting(cfg: dict[str, Any], workload: str) -> float | int:
+    """The configured scheduling period of workload set ``workload``, as written: ``period_cycles.<set>``, else
+    ``period_cycles.default``, else :data:`DEFAULT_PERIOD_CYCLES` when there is no ``period_cycles`` (a
+    ``period_cycles`` that lacks the set and a ``default`` is refused by :func:`load_config`)."""
+    periods = cfg.get("period_cycles") or {}
+    return periods.get(workload, periods.get("default", DEFAULT_PERIOD_CYCLES))
+
+
+def period_of(cfg: dict[str, Any], workload: str) -> float:
+    """T_s in cycles of workload set ``workload`` (:func:`period_setting` as a float)."""
+    return float(period_setting(cfg, workload))
+
+
 def workload_config(cfg: dict[str, Any], name: str) -> WorkloadConfig:
     """The validated generator settings of workload set ``name`` (light, heavy, mixed, ...)."""
     sets = cfg.get("workloads") or {}

@@ -123,6 +123,20 @@ def test_config_top_level_is_checked(tmp_path, text, field):
     assert e.value.field == field and str(p) in str(e.value)
 
 
+def test_one_period_lookup_for_every_command(tmp_path):
+    from relmas.cli.simulate import period_for
+    from relmas.config import period_of
+
+    p = tmp_path / "c.yaml"
+    p.write_text("workloads: {light: {mix: {a: 1}, load: 0.5}, heavy: {mix: {a: 1}, load: 0.5}}\n"
+                 "period_cycles: {light: 1000, default: 7000}\n")
+    cfg = load_config(p)
+    assert period_of(cfg, "light") == 1000.0 and period_of(cfg, "heavy") == 7000.0
+    assert period_for(cfg, "heavy", None) == 7000.0 and period_for(cfg, "heavy", 5.0) == 5.0
+    p.write_text("workloads: {light: {mix: {a: 1}, load: 0.5}}\n")
+    assert period_of(load_config(p), "light") == 100000.0  # no period_cycles at all: the documented default
+
+
 def test_config_without_system_names_the_field(tmp_path, capsys):
     from relmas.cli import main
 

@@ -13,7 +13,7 @@ import yaml
 from characterize.errors import InputError
 
 from .. import workload as wl
-from ..config import workload_config
+from ..config import period_of, workload_config
 from ..costs import SystemCosts
 from ..io import write_json
 from ..scheduler import Scheduler, SchedulerError, named_as, plugin_errors, scheduler_factory
@@ -170,15 +170,11 @@ def describe_workload(spec: str, w: wl.Workload | None, qos: str | None, cfg: di
 
 
 def period_for(cfg: dict[str, Any], workload: str, override: float | None) -> float:
-    """T_s: --period, else the configuration's period for this workload set (else 100,000 cycles)."""
+    """T_s: --period (checked by its argparse type), else the configuration's for this workload set
+    (:func:`relmas.config.period_of`)."""
     if override is not None:
-        if override <= 0:
-            raise InputError("--period", "", f"must be positive, got {override}")
         return float(override)
-    per = cfg.get("period_cycles", 100000)
-    if isinstance(per, dict):
-        return float(per.get(workload, per.get("default", 100000)))
-    return float(per)
+    return period_of(cfg, workload)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -127,13 +127,10 @@ def training_scenario(cfg: dict[str, Any], costs: Any, workload: str, qos: str,
     Probes build theirs here too, so that their expert episodes have the training runs' cache key.
     """
     from relmas import workload as wl
-    from relmas.config import workload_config
+    from relmas.config import period_of, workload_config
     from relmas.ddpg import Scenario
 
     wcfg = workload_config(cfg, workload)
-    periods = cfg.get("period_cycles") or {}
-    if workload not in periods:
-        raise InputError(cfg.get("_path", "config"), f"period_cycles.{workload}", "no scheduling period")
 
     def make_workload(seed: int, jobs: int | None) -> Any:
         w = wcfg if jobs is None else wcfg.model_copy(update={"jobs": int(jobs)})
@@ -141,7 +138,7 @@ def training_scenario(cfg: dict[str, Any], costs: Any, workload: str, qos: str,
 
     meta = {"workload": workload, "qos": qos, "preset": cfg.get("preset"), "table": costs.table,
             "system": costs.system, "workload_config": wcfg.model_dump(mode="json")}
-    return Scenario(costs=costs, period=float(periods[workload]), make_workload=make_workload, meta=meta,
+    return Scenario(costs=costs, period=period_of(cfg, workload), make_workload=make_workload, meta=meta,
                     policy_table=policy_table)
 
 
