@@ -138,6 +138,14 @@ class ReadyQueue:
             if isinstance(a, np.ndarray):
                 a.setflags(write=False)  # setflags: half the cost of a.flags.writeable (once per period)
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # pickle and deepcopy (label workers, DAgger's copies of visited queues) rebuild the arrays writeable
+        self.__dict__.update(state)
+        self.__post_init__()
+        for a in (state.get("_cache") or {}).get("jobs", ()):
+            if isinstance(a, np.ndarray):
+                a.setflags(write=False)
+
     def __eq__(self, other: object) -> bool:
         return dataclass_equal(self, other)
 

@@ -210,8 +210,17 @@ def test_scheduler_cannot_edit_the_queue():
     assert rq.sa_free.tolist() == [30.0] and not rq.sa_free.flags.writeable
     # ReadyQueue.create copies: the caller's arrays stay writeable
     cyc = np.array([[10.0]])
-    ReadyQueue.create(0.0, 100.0, 16.0, [0], [0], [0.0], [50.0], cyc, [[1.0]], [[]])
+    made = ReadyQueue.create(0.0, 100.0, 16.0, [0], [0], [0.0], [50.0], cyc, [[1.0]], [[]])
     cyc[0, 0] = 20.0
+    assert made.cycles[0, 0] == 10.0 and not made.cycles.flags.writeable
+    # copies (pickled to label workers, deep-copied by DAgger) are read-only too
+    import copy
+    import pickle
+
+    for twin in (pickle.loads(pickle.dumps(rq)), copy.deepcopy(rq)):
+        assert twin == rq
+        assert not any(getattr(twin, name).flags.writeable for name in frozen)
+        assert not twin.jobs.flags.writeable
 
 
 class Returns(Scheduler):
