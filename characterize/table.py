@@ -123,6 +123,17 @@ def _init_worker(backend_name: str, objective: str, settings: dict[str, Any]) ->
     _WORKER_BACKEND = get_backend(backend_name, objective, **settings)
 
 
+def _refuses_input(exc: Exception) -> bool:
+    """Whether a backend's exception says the class or layer cannot be evaluated (reported as an InputError
+    naming the class file and the layer) rather than that the backend broke: a ``ValueError`` (the backends'
+    own checks), a ``RuntimeError`` (the Timeloop backend's report of a failed tool run, with its log), or an
+    exception that ZigZag defines (``NoValidLoopOrderingFoundException``: no mapping fits the buffers).
+    Anything else (``KeyError``, ``AttributeError``, ...) is a bug and keeps its traceback."""
+    if isinstance(exc, (ValueError, RuntimeError)):
+        return True
+    return (type(exc).__module__ or "").split(".")[0] == "zigzag"
+
+
 def _evaluate(task: Task) -> tuple[str, LayerCost | None, float, str]:
     """(key, cost, seconds, "") or, when the backend fails on this layer and class, (key, None, seconds, reason)."""
     assert _WORKER_BACKEND is not None
@@ -131,7 +142,10 @@ def _evaluate(task: Task) -> tuple[str, LayerCost | None, float, str]:
         cost = _WORKER_BACKEND.evaluate(task.sa, task.layer)
     except BackendUnavailable:
         raise
-    except Exception as exc:  # the backend's reason becomes an InputError in build_table
+    except Exception as exc:
+        if not _refuses_input(exc):  # a bug in the backend or its tool, not in the class: keep the traceback
+            raise
+        # the backend's reason becomes an InputError in build_table
         return task.key, None, time.perf_counter() - t0, f"{type(exc).__name__}: {' '.join(str(exc).split())}"
     return task.key, cost, time.perf_counter() - t0, ""
 

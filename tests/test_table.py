@@ -194,6 +194,24 @@ def test_backend_failure_is_an_input_error_naming_class_file_and_layer(tmp_path,
     assert e.value.path == str(arch / "simba_small.yaml") and e.value.field == "dataflow" and CALLS == []
 
 
+class BuggyBackend(CountingBackend):
+    """Has a bug on fully-connected layers (a KeyError), which is not the class file's fault."""
+
+    name = "buggy"
+
+    def evaluate(self, sa, layer) -> LayerCost:
+        if layer.op == "fc":
+            return {}["missing"]
+        return super().evaluate(sa, layer)
+
+
+def test_backend_bug_is_not_blamed_on_the_class_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(table, "get_backend", lambda name, objective="latency", **kw: BuggyBackend(objective, **kw))
+    eyeriss = [load_sa_class(REPO / "arch/eyeriss_small.yaml")]
+    with pytest.raises(KeyError):
+        table.build_table([_model()], eyeriss, "buggy", cache_dir=tmp_path, progress=False, arch_dir=REPO / "arch")
+
+
 @pytest.mark.parametrize("col,value,words", [
     ("energy_pj", float("nan"), "got nan"),
     ("dram_read_bytes", -1.0, ">= 0"),
