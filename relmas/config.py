@@ -11,7 +11,7 @@ import copy
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveFloat, PositiveInt
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveFloat, PositiveInt, model_validator
 
 from characterize.errors import InputError
 from characterize.schema import load_yaml, validate_as
@@ -23,6 +23,15 @@ DEFAULT_CONFIG = Path("config/config.yaml")
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_is_default(cls, data: Any) -> Any:
+        # `classes:` or `settings:` left empty in YAML is null: take it as the field's default, as the code
+        # that reads these sections (`or []`, `or {}`) always has
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if v is not None}
+        return data
 
 
 class CharacterizeSection(_Section):

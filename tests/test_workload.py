@@ -123,6 +123,14 @@ def test_config_top_level_is_checked(tmp_path, text, field):
     assert e.value.field == field and str(p) in str(e.value)
 
 
+def test_empty_config_sections_are_their_defaults(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("characterize:\n  classes:\n  settings:\nschedulers:\nlearned_schedulers:\nsystem:\n"
+                 "workloads: {light: {mix: {a: 1}, load: 0.5}}\n")
+    cfg = load_config(p)
+    assert cfg["characterize"]["classes"] is None and cfg["schedulers"] is None  # read with `or []` / `or {}`
+
+
 def test_one_period_lookup_for_every_command(tmp_path):
     from relmas.cli.simulate import period_for
     from relmas.config import period_of
