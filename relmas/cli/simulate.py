@@ -96,15 +96,15 @@ def make_scheduler(name: str, cfg: dict[str, Any], costs: SystemCosts, params: d
         kwargs = {**section, **extra}
         if name == "prema-h":
             kwargs.setdefault("isolated_latency", isolated_latencies(costs))
-        if name.startswith("relmas"):
+        if name.lower().startswith("relmas"):
             kwargs["policy"] = policy
             kwargs.setdefault("costs", costs)
         return kwargs
 
-    if name.startswith("relmas") and policy is None:
+    if name.lower().startswith("relmas") and policy is None:
         raise InputError("--policy", "", f"scheduler '{name}' needs --policy PATH (a checkpoint written by "
                          "`relmas train`, e.g. outputs/policies/light_medium/best.pt)")
-    if not name.startswith("relmas") and policy is not None:
+    if not name.lower().startswith("relmas") and policy is not None:
         raise InputError("--policy", "", f"scheduler '{name}' takes no policy checkpoint")
     kwargs = arguments(params)
     problem = _bind_problem(factory, kwargs)
@@ -210,7 +210,7 @@ def run(args: argparse.Namespace) -> int:
     costs = bandwidth_option(args.bandwidth, costs)
     params = parse_params(args.param)
     w = load_or_generate(args.workload, args.qos, args.seed, cfg, costs, args.jobs)
-    if args.scheduler.startswith("relmas"):
+    if args.scheduler.lower().startswith("relmas"):
         params.setdefault("charge_overhead", not args.no_charge_overhead)
         params.setdefault("policy_table", args.policy_table)
     sched = make_scheduler(args.scheduler, cfg, costs, params, args.policy)
