@@ -302,6 +302,17 @@ def test_unknown_parameter_of_a_magma_variant_blames_param_without_traceback(sce
     assert_clean_error(rc, err, "--param", "unexpected keyword argument 'foo'")
 
 
+def test_learned_scheduler_name_is_case_insensitive(scen, tmp_path, capsys):
+    # the registry matches names case-insensitively; the --policy checks must too
+    rc, err = run_cli(["simulate", "--workload", "light", "--scheduler", "RELMAS", "--jobs", "5",
+                       "-o", tmp_path / "r.json", *scen], capsys)
+    assert_clean_error(rc, err, "--policy", "needs --policy PATH")
+    rc, err = run_cli(["simulate", "--workload", "light", "--scheduler", "RELMAS", "--policy", tmp_path / "none.pt",
+                       "--jobs", "5", "-o", tmp_path / "r.json", *scen], capsys)
+    assert_clean_error(rc, err, str(tmp_path / "none.pt"))
+    assert "takes no policy" not in err
+
+
 def test_scheduler_parameter_of_the_wrong_type_from_the_config_file(scen, tmp_path, capsys):
     import yaml
 
