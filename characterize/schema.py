@@ -6,7 +6,10 @@ source every other part of the toolkit reads. They are loaded with
 mapping is an error, not "last wins"), checked with pydantic (unknown fields,
 wrong types, non-positive sizes are errors), and then checked for the
 cross-field rules pydantic cannot express (dependency cycles, unknown
-predecessors, shape consistency). Every failure is an
+predecessors, each layer's own shape rules: groups dividing C and K, the
+kernel of each op). Channel and map sizes are not matched across layers:
+concatenations, flattening and attention make that model-specific, and
+`relmas models register` derives both from a traced model. Every failure is an
 :class:`~characterize.errors.InputError` naming the file and the field or layer.
 """
 from __future__ import annotations
