@@ -12,39 +12,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def scen(tmp_path_factory) -> list[str]:
-    """Scenario flags of a small real setup: the tiny 2-SA system and a table of the light set's models from
-    an analytic stand-in backend (no mapper needed; as in test_calibrate)."""
-    import characterize.table as table
-    from characterize.backends.base import Backend, LayerCost
-    from characterize.schema import load_sa_class
-
-    class AnalyticBackend(Backend):
-        name = "analytic"
-
-        @classmethod
-        def check_available(cls) -> None:
-            pass
-
-        def version(self) -> str:
-            return "analytic 1"
-
-        def evaluate(self, sa, layer) -> LayerCost:
-            return LayerCost(cycles=layer.macs / sa.peak_macs_per_cycle + 10, energy_pj=layer.macs * 1.5,
-                             dram_read_bytes=layer.C * layer.K * 1.0, dram_write_bytes=layer.K * layer.P * layer.Q * 1.0,
-                             utilization=0.5)
-
-    mp = pytest.MonkeyPatch()
-    mp.setattr(table, "get_backend", lambda name, objective="edp", **kw: AnalyticBackend(objective, **kw))
-    try:
-        tmp = tmp_path_factory.mktemp("scen")
-        classes = [load_sa_class(REPO / f"arch/{c}.yaml") for c in ("eyeriss_small", "simba_small")]
-        models = table.load_models(REPO / "layers", ["squeezenet", "kws", "yolo_lite"])
-        df, _ = table.build_table(models, classes, "analytic", jobs=1, cache_dir=tmp / "cache", progress=False)
-        path = tmp / "analytic.csv"
-        table.write_table(df, path)
-    finally:
-        mp.undo()
+def scen(analytic_light_table) -> list[str]:
+    """Scenario flags of a small real setup: the tiny 2-SA system and the analytic table of the light set
+    (conftest's ``analytic_light_table``; no mapper needed)."""
+    path = analytic_light_table
     return ["--system", str(REPO / "arch/systems/tiny_2sa.yaml"), "--table", str(path),
             "--config", str(REPO / "config/config.yaml"), "--layers-dir", str(REPO / "layers")]
 
