@@ -61,11 +61,6 @@ def run(args: argparse.Namespace) -> int:
     if args.workload not in sets:
         raise InputError(cfg.get("_path", "config"), f"workloads.{args.workload}",
                          f"no such workload set (known: {', '.join(sets)})")
-    for name, vals in (("--loads", args.loads), ("--factors", args.factors or [])):
-        if any(v <= 0 for v in vals):
-            raise InputError(name, "", "values must be positive")
-    if args.jobs < 1:
-        raise InputError("--jobs", "", "must be at least 1")
     factors = args.factors or [float(sets[args.workload].get("qos_factor_medium", 2.0))]
     period = period_for(cfg, args.workload, None)
     rows = []

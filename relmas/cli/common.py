@@ -67,11 +67,9 @@ def scheduler_param_source(name: str, cfg: dict[str, Any], params: dict[str, Any
 
 
 def bandwidth_option(value: float | None, costs: SystemCosts, frequency_ghz: float = 1.0) -> SystemCosts:
-    """Apply --bandwidth (GB/s) to the costs."""
+    """Apply --bandwidth (GB/s, checked by its argparse type ``positive_float``) to the costs."""
     if value is None:
         return costs
-    if value <= 0:
-        raise InputError("--bandwidth", "", f"must be positive, got {value}")
     return costs.with_bandwidth(value / frequency_ghz)
 
 

@@ -57,9 +57,6 @@ def run(args: argparse.Namespace) -> int:
         k, kv = item.split(":", 1)
         params.setdefault(k, {}).update(parse_params([kv]))
     check_named_schedulers(args.schedulers, {"--policy": policies, "--param": params})
-    for bw in args.bandwidths or []:
-        if bw <= 0:
-            raise InputError("--bandwidths", "", f"must be positive, got {bw}")
     # the set whose period applies, and the QoS of the rows: a workload file's own (checked against --qos)
     is_file = args.workload not in (cfg.get("workloads") or {})
     first = load_or_generate(args.workload, args.qos, args.seeds[0], cfg, costs, args.jobs) if is_file else None

@@ -204,8 +204,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..sim import Simulator
 
-    if args.jobs is not None and args.jobs < 1:
-        raise InputError("--jobs", "", "must be at least 1")
     cfg, costs = scenario(args)
     costs = bandwidth_option(args.bandwidth, costs)
     params = parse_params(args.param)
