@@ -82,4 +82,5 @@ def read_csv(path: str | Path, **kwargs: Any) -> Any:
     try:
         return pd.read_csv(path, **kwargs)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise InputError(path, "", f"not a readable CSV: {exc}") from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(path, "", f"not a readable CSV: {first[:200]}") from None

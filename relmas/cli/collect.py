@@ -9,7 +9,7 @@ import pandas as pd
 from characterize.errors import InputError
 
 from ..evaluate import RESULT_COLUMNS
-from ..io import atomic_path
+from ..io import atomic_path, read_csv
 from .common import output_file
 
 
@@ -43,13 +43,7 @@ def read_results(paths: list[Path]) -> pd.DataFrame:
         if path.resolve() in seen:
             raise InputError(path, "", "given twice: its episodes would be counted twice")
         seen.add(path.resolve())
-        if not path.is_file():
-            raise InputError(path, "", "file not found")
-        try:
-            df = pd.read_csv(path)
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise InputError(path, "", f"not a readable CSV: {first[:200]}") from None
+        df = read_csv(path)
         missing = [c for c in RESULT_COLUMNS[:5] if c not in df.columns]
         if missing:
             raise InputError(path, "columns", f"missing {missing}")
