@@ -1,0 +1,71 @@
+"""Probe: does averaging several independently trained policies' outputs beat each of them?
+
+    python scripts/probes/ensemble.py POLICY.pt POLICY.pt [...] [--workload light] [--qos medium]
+        [--seeds 1005-1014] [--no-charge]
+
+Each policy decides alone, then the ensemble decides with the mean of the policies' actor outputs
+(priority and the M SA scores), decoded as usual (SA = argmax). The ensemble pays K policies' decision
+cost on the SA that runs the policy (K decisions in a row), so its charge is K times one policy's. Same
+encoder and hidden size for every policy (policies of one recipe trained with different seeds).
+"""
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from relmas.cli.common import scenario
+from relmas.cli.simulate import load_or_generate, period_for
+from relmas.policy import RelmasScheduler, act, decode, encode
+from relmas.scheduler import Scheduler
+from relmas.sim import Simulator
+
+
+class Ensemble(Scheduler):
+    """Mean of the members' actor outputs; K members' decision cost."""
+
+    def __init__(self, members: list[RelmasScheduler]):
+        self.members = members
+
+    def decision_overhead(self, rq):
+        ov = self.members[0].decision_overhead(rq)
+        if ov is None:
+            return None
+        k = len(self.members)
+        return ov[0], ov[1] * k, ov[2] * k
+
+    def schedule(self, rq):
+        first = self.members[0]
+        x, order = encode(rq, first.spec, model_map=first._map)
+        out = np.mean([act(m.actor, x) for m in self.members], axis=0)
+        return decode(out, order, rq.size)
+
+
+def _seeds(text: str) -> list[int]:
+    a, _, b = text.partition("-")
+    return list(range(int(a), int(b or a) + 1))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("policies", nargs="+")
+    ap.add_argument("--workload", default="light")
+    ap.add_argument("--qos", default="medium")
+    ap.add_argument("--seeds", default="1005-1014")
+    ap.add_argument("--no-charge", action="store_true")
+    a = ap.parse_args()
+    cfg, costs = scenario(argparse.Namespace(config="config/config.yaml", preset=None, system=None, table=None,
+                                             layers_dir=None))
+    period = period_for(cfg, a.workload, None)
+    seeds = _seeds(a.seeds)
+    members = [RelmasScheduler(p, costs=costs, charge_overhead=not a.no_charge,
+                               policy_table="outputs/tables/policy.csv") for p in a.policies]
+    runs = [(p, m) for p, m in zip(a.policies, members)] + [("ensemble", Ensemble(members))]
+    for name, sched in runs:
+        rates = [Simulator(costs, period).run(load_or_generate(a.workload, a.qos, s, cfg, costs, None),
+                                              sched, seed=s).sla_rate for s in seeds]
+        print(f"{name}: {np.mean(rates):.3f} {np.round(rates, 2).tolist()}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
