@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
+import torch
 
 from relmas.cli.common import scenario
 from relmas.cli.simulate import load_or_generate, period_for
@@ -54,6 +55,7 @@ def main() -> None:
     ap.add_argument("--seeds", default="1005-1014")
     ap.add_argument("--no-charge", action="store_true")
     a = ap.parse_args()
+    torch.set_num_threads(1)  # as the CLI: two threads per probe, two probes at a time, oversubscribe 2 cores
     cfg, costs = scenario(argparse.Namespace(config="config/config.yaml", preset=None, system=None, table=None,
                                              layers_dir=None))
     period = period_for(cfg, a.workload, None)
