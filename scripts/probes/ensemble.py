@@ -1,7 +1,7 @@
 """Probe: does averaging several independently trained policies' outputs beat each of them?
 
     python scripts/probes/ensemble.py POLICY.pt POLICY.pt [...] [--workload light] [--qos medium]
-        [--seeds 1005-1014] [--no-charge]
+        [--seeds 1005-1014] [--no-charge] [--policy-table outputs/tables/policy.csv]
 
 Each policy decides alone, then the ensemble decides with the mean of the policies' actor outputs
 (priority and the M SA scores), decoded as usual (SA = argmax). The ensemble pays K policies' decision
@@ -54,6 +54,8 @@ def main() -> None:
     ap.add_argument("--qos", default="medium")
     ap.add_argument("--seeds", default="1005-1014")
     ap.add_argument("--no-charge", action="store_true")
+    ap.add_argument("--policy-table", default="outputs/tables/policy.csv",
+                    help="characterisation of the policies' layers (the charge)")
     a = ap.parse_args()
     torch.set_num_threads(1)  # as the CLI: two threads per probe, two probes at a time, oversubscribe 2 cores
     cfg, costs = scenario(argparse.Namespace(config="config/config.yaml", preset=None, system=None, table=None,
@@ -61,7 +63,7 @@ def main() -> None:
     period = period_for(cfg, a.workload, None)
     seeds = _seeds(a.seeds)
     members = [RelmasScheduler(p, costs=costs, charge_overhead=not a.no_charge,
-                               policy_table="outputs/tables/policy.csv") for p in a.policies]
+                               policy_table=a.policy_table) for p in a.policies]
     runs = [(p, m) for p, m in zip(a.policies, members)] + [("ensemble", Ensemble(members))]
     for name, sched in runs:
         rates = [Simulator(costs, period).run(load_or_generate(a.workload, a.qos, s, cfg, costs, None),
