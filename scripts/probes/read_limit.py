@@ -7,7 +7,7 @@ The paper's policy reads the whole ready queue, and its decision costs R + 1 LST
 it. The `bc-ddpg` recipe stores only the 32 most urgent SJs of each training state (`max_seq: 32`), so the
 SJs past them are ones the network never learnt from. Here the policy reads only the first K SJs of the
 encoding (deadline order) and pays K + 1 steps; the others rank below them in deadline order and get
-their SAs from the "-H" list pass over the combined order, as `relmas.env.SchedulingEnv` treats SJs past
+their SAs from the "-H" list pass over the combined order, as `relmas.env.RelmasEnv` treats SJs past
 its `max_len`. The LSTM is causal, so the first K SJs' outputs are the ones a whole-queue read gives.
 K = 0 means no limit (the paper's decode). Prints the SLA rate per limit and seed, charge on.
 """
