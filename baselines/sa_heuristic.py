@@ -73,10 +73,13 @@ def check_tie_break(tie_break: str, tie_tolerance: float) -> tuple[str, float]:
 
 
 @njit(cache=True)
-def _eft(order, cycles, arrival, pred_done_time, pred_ptr, pred_idx, run_work, sa_free, now, mode, tol):
+def lower_bound_finish(cycles, arrival, pred_done_time, pred_ptr, pred_idx, run_work, now):
+    """float64 [R]: a lower bound of every SJ's finish, assuming free SAs (each on its fastest).
+
+    Topological fixpoint: queue predecessors may appear anywhere in the queue, so it iterates until
+    stable. The list pass counts a predecessor not yet placed with this bound.
+    """
     R, M = cycles.shape
-    # lower bound of every SJ's finish, assuming free SAs (topological fixpoint: queue
-    # predecessors may appear anywhere in the queue, so iterate until stable)
     lb_ready = np.empty(R)
     lb_fin = np.empty(R)
     for i in range(R):
@@ -103,6 +106,13 @@ def _eft(order, cycles, arrival, pred_done_time, pred_ptr, pred_idx, run_work, s
                 changed = True
         if not changed:
             break
+    return lb_fin
+
+
+@njit(cache=True)
+def _eft(order, cycles, arrival, pred_done_time, pred_ptr, pred_idx, run_work, sa_free, now, mode, tol):
+    R, M = cycles.shape
+    lb_fin = lower_bound_finish(cycles, arrival, pred_done_time, pred_ptr, pred_idx, run_work, now)
     free = np.empty(M)
     for m in range(M):
         free[m] = now + sa_free[m]
