@@ -13,13 +13,11 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-import torch
 
-from relmas.cli.common import scenario
-from relmas.cli.simulate import load_or_generate, period_for
 from relmas.policy import RelmasScheduler, act, decode, encode
 from relmas.scheduler import Scheduler
-from relmas.sim import Simulator
+
+from probe_eval import ProbeScenario, parse_seeds
 
 
 class Ensemble(Scheduler):
@@ -42,11 +40,6 @@ class Ensemble(Scheduler):
         return decode(out, order, rq.size)
 
 
-def _seeds(text: str) -> list[int]:
-    a, _, b = text.partition("-")
-    return list(range(int(a), int(b or a) + 1))
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("policies", nargs="+")
@@ -57,17 +50,13 @@ def main() -> None:
     ap.add_argument("--policy-table", default="outputs/tables/policy.csv",
                     help="characterisation of the policies' layers (the charge)")
     a = ap.parse_args()
-    torch.set_num_threads(1)  # as the CLI: two threads per probe, two probes at a time, oversubscribe 2 cores
-    cfg, costs = scenario(argparse.Namespace(config="config/config.yaml", preset=None, system=None, table=None,
-                                             layers_dir=None))
-    period = period_for(cfg, a.workload, None)
-    seeds = _seeds(a.seeds)
+    ps = ProbeScenario(a.workload, a.qos)
+    costs, seeds = ps.costs, parse_seeds(a.seeds)
     members = [RelmasScheduler(p, costs=costs, charge_overhead=not a.no_charge,
                                policy_table=a.policy_table) for p in a.policies]
     runs = [(p, m) for p, m in zip(a.policies, members)] + [("ensemble", Ensemble(members))]
     for name, sched in runs:
-        rates = [Simulator(costs, period).run(load_or_generate(a.workload, a.qos, s, cfg, costs, None),
-                                              sched, seed=s).sla_rate for s in seeds]
+        rates = ps.sla_rates(sched, seeds)
         print(f"{name}: {np.mean(rates):.3f} {np.round(rates, 2).tolist()}", flush=True)
 
 

@@ -16,14 +16,12 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-import torch
 
 from baselines.sa_heuristic import heuristic_sa
-from relmas.cli.common import scenario
-from relmas.cli.simulate import load_or_generate, period_for
 from relmas.policy import RelmasScheduler, act, decode, encode
 from relmas.scheduler import Scheduler
-from relmas.sim import Simulator
+
+from probe_eval import ProbeScenario, parse_seeds
 
 
 class ReadLimit(Scheduler):
@@ -57,11 +55,6 @@ class ReadLimit(Scheduler):
         return prio, sa
 
 
-def _seeds(text: str) -> list[int]:
-    a, _, b = text.partition("-")
-    return list(range(int(a), int(b or a) + 1))
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("policy")
@@ -70,15 +63,11 @@ def main() -> None:
     ap.add_argument("--qos", default="medium")
     ap.add_argument("--seeds", default="1005-1014")
     a = ap.parse_args()
-    torch.set_num_threads(1)  # as the CLI: two threads per probe, two probes at a time, oversubscribe 2 cores
-    cfg, costs = scenario(argparse.Namespace(config="config/config.yaml", preset=None, system=None, table=None,
-                                             layers_dir=None))
-    period = period_for(cfg, a.workload, None)
-    seeds = _seeds(a.seeds)
+    ps = ProbeScenario(a.workload, a.qos)
+    costs, seeds = ps.costs, parse_seeds(a.seeds)
     inner = RelmasScheduler(a.policy, costs=costs, policy_table="outputs/tables/policy.csv")
     for k in a.limits:
-        rates = [Simulator(costs, period).run(load_or_generate(a.workload, a.qos, s, cfg, costs, None),
-                                              ReadLimit(inner, k), seed=s).sla_rate for s in seeds]
+        rates = ps.sla_rates(ReadLimit(inner, k), seeds)
         print(f"limit={k or 'none'}: {np.mean(rates):.3f} {np.round(rates, 2).tolist()}", flush=True)
 
 

@@ -16,40 +16,19 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-import torch
 from numba import njit
 
-from relmas.cli.common import scenario
-from relmas.cli.simulate import load_or_generate, period_for
+from baselines.sa_heuristic import lower_bound_finish
 from relmas.policy import RelmasScheduler, act, decode, encode
 from relmas.scheduler import Scheduler
-from relmas.sim import Simulator
+
+from probe_eval import ProbeScenario, parse_seeds
 
 
 @njit(cache=True)
 def _window_pass(order, u, cycles, arrival, pred_done_time, pred_ptr, pred_idx, run_work, sa_free, now, window):
     R, M = cycles.shape
-    lb_fin = np.empty(R)
-    lb_ready = np.empty(R)
-    for i in range(R):
-        r = max(now, arrival[i], pred_done_time[i])
-        lb_ready[i] = r
-        lb_fin[i] = r + cycles[i].min()
-    for _ in range(R + 1):  # lower-bound finish of queue predecessors placed later (as the -H pass)
-        changed = False
-        for i in range(R):
-            r = lb_ready[i]
-            for k in range(pred_ptr[i], pred_ptr[i + 1]):
-                p = pred_idx[k]
-                f = lb_fin[p] if p < R else now + run_work[p - R]
-                if f > r:
-                    r = f
-            if r > lb_ready[i]:
-                lb_fin[i] += r - lb_ready[i]
-                lb_ready[i] = r
-                changed = True
-        if not changed:
-            break
+    lb_fin = lower_bound_finish(cycles, arrival, pred_done_time, pred_ptr, pred_idx, run_work, now)
     free = np.empty(M)
     for m in range(M):
         free[m] = now + sa_free[m]
@@ -110,11 +89,6 @@ class WindowDecode(Scheduler):
         return prio, sa
 
 
-def _seeds(text: str) -> list[int]:
-    a, _, b = text.partition("-")
-    return list(range(int(a), int(b or a) + 1))
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("policy")
@@ -124,17 +98,13 @@ def main() -> None:
     ap.add_argument("--seeds", default="1005-1014")
     ap.add_argument("--no-charge", action="store_true")
     a = ap.parse_args()
-    torch.set_num_threads(1)  # as the CLI: two threads per probe, two probes at a time, oversubscribe 2 cores
-    cfg, costs = scenario(argparse.Namespace(config="config/config.yaml", preset=None, system=None, table=None,
-                                             layers_dir=None))
-    period = period_for(cfg, a.workload, None)
-    seeds = _seeds(a.seeds)
+    ps = ProbeScenario(a.workload, a.qos)
+    costs, seeds = ps.costs, parse_seeds(a.seeds)
     inner = RelmasScheduler(a.policy, costs=costs, charge_overhead=not a.no_charge,
                             policy_table="outputs/tables/policy.csv")
     for w in a.windows:
         sched = WindowDecode(inner, w)
-        rates = [Simulator(costs, period).run(load_or_generate(a.workload, a.qos, s, cfg, costs, None),
-                                              sched, seed=s).sla_rate for s in seeds]
+        rates = ps.sla_rates(sched, seeds)
         share = sched.changed / max(sched.decided, 1)
         print(f"window={w}: {np.mean(rates):.3f} {np.round(rates, 2).tolist()} SA changed for {share:.3f} of "
               f"decided SJs", flush=True)
